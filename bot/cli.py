@@ -1,0 +1,303 @@
+"""Command line: ``python -m bot COMMAND``. Each command is a thin shell over the stages."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import __version__, logs
+from bot.config import Config, load_config, parse_duration, resolve_config_dir, resolve_data_dir
+from bot.errors import BotError, ConfigError
+from bot.models import FeedState
+from bot.poll import FeedOutcome, Poller
+from bot.store import Store, StoredArticle
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+
+
+def _out(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(resolve_config_dir(args.config))
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(resolve_data_dir(args.data_dir))
+
+
+def _local(config: Config, value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(config.bot.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+
+
+# -- check-config ------------------------------------------------------------------------
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args)
+    _out(f"{config.directory}: OK ({len(config.feeds)} feeds)")
+    return EXIT_OK
+
+
+# -- poll --------------------------------------------------------------------------------
+
+
+def _outcome_line(o: FeedOutcome) -> str:
+    if o.status == "ok":
+        text = f"new {o.new}, backlog {o.backlog}, edited {o.edited}, seen {o.seen}"
+    elif o.status == "unchanged":
+        text = "unchanged (same body as last time)"
+    elif o.status == "not_modified":
+        text = "not modified (304)"
+    elif o.status == "skipped":
+        until = o.next_poll.isoformat(timespec="seconds") if o.next_poll else "?"
+        text = f"skipped: backing off until {until} (--force to poll anyway)"
+    else:
+        text = f"ERROR {o.error_kind}: {o.error_message}"
+    warn = "".join(f"\n    warning: {w}" for w in o.warnings)
+    return f"{o.feed:<32} {text}{warn}"
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    if not args.once:
+        _out("poll needs --once (the scheduled service is 'python -m bot run')")
+        return EXIT_CONFIG
+    config = _load(args)
+    feeds = config.feeds
+    if args.feed:
+        names = set(args.feed)
+        unknown = names - {f.name for f in feeds}
+        if unknown:
+            raise ConfigError(
+                str(config.directory / "feeds.yaml"),
+                "feeds",
+                f"no feed named {', '.join(sorted(unknown))}",
+            )
+        feeds = tuple(f for f in feeds if f.name in names)
+    store = _store(args)
+    try:
+        outcomes = asyncio.run(Poller(config, store).poll(feeds, force=args.force))
+    finally:
+        store.close()
+    for outcome in outcomes:
+        _out(_outcome_line(outcome))
+    totals = {
+        s: sum(1 for o in outcomes if o.status == s)
+        for s in ("ok", "unchanged", "not_modified", "skipped", "error")
+    }
+    _out(
+        f"total: {len(outcomes)} feeds, {sum(o.new for o in outcomes)} new articles, "
+        f"{sum(o.backlog for o in outcomes)} backlog, {sum(o.edited for o in outcomes)} edited; "
+        f"{totals['ok']} parsed, {totals['unchanged']} unchanged, "
+        f"{totals['not_modified']} not modified, {totals['skipped']} skipped, "
+        f"{totals['error']} errors"
+    )
+    return EXIT_OK
+
+
+# -- feeds -------------------------------------------------------------------------------
+
+
+def _feed_json(state: FeedState) -> dict[str, Any]:
+    def iso(d: datetime | None) -> str | None:
+        return d.isoformat() if d else None
+
+    return {
+        "name": state.name,
+        "url": state.url,
+        "config_url": state.config_url,
+        "status": _health(state),
+        "articles": state.articles,
+        "last_success": iso(state.last_success),
+        "last_attempt": iso(state.last_attempt),
+        "last_new": iso(state.last_new),
+        "consecutive_failures": state.consecutive_failures,
+        "last_error": (
+            {
+                "kind": state.last_error_kind,
+                "message": state.last_error_message,
+                "at": iso(state.last_error_at),
+            }
+            if state.last_error_kind
+            else None
+        ),
+        "next_poll": iso(state.next_poll),
+    }
+
+
+def _health(state: FeedState) -> str:
+    if state.last_attempt is None:
+        return "never polled"
+    if state.consecutive_failures:
+        return "failing"
+    return "ok"
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    config = _load(args)
+    store = _store(args)
+    try:
+        states = [store.feed_state(f.name, f.url) for f in config.feeds]
+    finally:
+        store.close()
+    if args.json:
+        _out(json.dumps([_feed_json(s) for s in states], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    _out(
+        f"{'FEED':<30} {'STATUS':<13} {'ARTICLES':>8}  {'LAST SUCCESS':<21} "
+        f"{'FAILS':>5}  {'NEXT POLL':<21} LAST ERROR"
+    )
+    for s in states:
+        error = f"{s.last_error_kind}: {s.last_error_message}" if s.last_error_kind else ""
+        _out(
+            f"{s.name[:30]:<30} {_health(s):<13} {s.articles:>8}  "
+            f"{_local(config, s.last_success):<21} "
+            f"{s.consecutive_failures:>5}  {_local(config, s.next_poll):<21} {error[:80]}"
+        )
+    return EXIT_OK
+
+
+# -- articles ----------------------------------------------------------------------------
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_since(value: str, timezone: str, now: datetime) -> datetime:
+    """``24h`` / ``7d`` (ago), or an ISO date or datetime (read in ``timezone`` if naive)."""
+    try:
+        return now - timedelta(seconds=parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise ConfigError(
+            "--since", value, "use a duration (24h, 7d) or a date (2026-11-20)"
+        ) from e
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(UTC)
+
+
+def article_json(item: StoredArticle) -> dict[str, Any]:
+    a = item.article
+    data = {
+        "id": item.id,
+        "feed": a.feed,
+        "entry_id": a.entry_id,
+        "title": a.title,
+        "link": a.link,
+        "canonical_link": a.canonical_link,
+        "summary": a.summary,
+        "published": a.published.isoformat(),
+        "date_source": a.date_source,
+        "updated": a.updated.isoformat() if a.updated else None,
+        "first_seen": item.first_seen.isoformat(),
+        "edited_at": item.edited_at.isoformat() if item.edited_at else None,
+        "language": a.language,
+        "authors": list(a.authors),
+        "tags": list(a.tags),
+        "backlog": item.backlog,
+        "sources": list(item.sources),
+    }
+    for key, value in item.extra.items():
+        data[key] = json.loads(value) if key in ("topics", "reasons") and value else value
+    return data
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    config = _load(args)
+    since = parse_since(args.since, config.bot.timezone, datetime.now(UTC)) if args.since else None
+    store = _store(args)
+    try:
+        items = store.articles(since=since, limit=args.limit, include_backlog=not args.no_backlog)
+    finally:
+        store.close()
+    if args.json:
+        _out(json.dumps([article_json(i) for i in items], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    for item in items:
+        a = item.article
+        flags = " [backlog]" if item.backlog else ""
+        flags += " [edited]" if item.edited_at else ""
+        also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
+        _out(f"{_local(config, a.published)}  {a.feed}{also}{flags}\n  {a.title}\n  {a.link}")
+    _out(f"{len(items)} articles")
+    return EXIT_OK
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Watch news feeds for Japanese government tech policy and post Slack digests.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="DIR", help="configuration folder (env BOT_CONFIG; default ./config)"
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="state folder (env BOT_DATA_DIR; default ./data)"
+    )
+    parser.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "check-config", help="validate the configuration (exit 0 if valid, 2 if not)"
+    )
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("poll", help="poll feeds: 'poll --once' polls every feed once")
+    p.add_argument("--once", action="store_true", help="poll every feed once and exit")
+    p.add_argument("--force", action="store_true", help="ignore backoff and Retry-After")
+    p.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
+    p.set_defaults(func=cmd_poll)
+
+    p = sub.add_parser("feeds", help="each feed's health: last success, errors, next poll")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feeds)
+
+    p = sub.add_parser("articles", help="stored articles, newest first")
+    p.add_argument("--since", metavar="WHEN", help="a duration (24h, 7d) or a date/time")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--no-backlog", action="store_true", help="hide backlog from first polls")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_articles)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    try:
+        return int(args.func(args))
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except BotError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,341 @@
+"""One poll cycle: fetch -> parse -> match -> store, for every feed, concurrently.
+
+    for each due feed, at most N at once (and M per host):
+        result = fetch(url, validators)         # 304 -> done, nothing parsed
+        if hash(body) == stored hash: done      # servers without validators
+        articles = parse(body) in a worker process (feedparser is CPU-bound)
+        store(articles)                         # new / edited / seen, backlog on first poll
+        save validators and health              # only after the batch is stored
+
+Failures are recorded on the feed (kind, message, consecutive count) and the feed is
+retried later with exponential backoff and jitter, or after the server's Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import multiprocessing
+import os
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Literal
+
+import httpx
+
+from bot.config import Config, FeedConfig
+from bot.errors import FeedError
+from bot.fetch import Fetcher
+from bot.models import FetchResult, ParsedFeed
+from bot.parse import parse_feed
+from bot.store import Store, StoreResult
+
+log = logging.getLogger("bot.poll")
+
+#: below this many feeds, worker processes cost more to start than they save
+PROCESS_POOL_MIN_FEEDS = 8
+BACKOFF_JITTER = (0.8, 1.2)
+
+OutcomeStatus = Literal["ok", "unchanged", "not_modified", "error", "skipped"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """What one feed's poll did; printed by ``poll --once`` and logged as one event."""
+
+    feed: str
+    status: OutcomeStatus
+    new_ids: tuple[int, ...] = ()
+    backlog: int = 0
+    edited: int = 0
+    seen: int = 0
+    error_kind: str | None = None
+    error_message: str | None = None
+    next_poll: datetime | None = None
+    elapsed: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def new(self) -> int:
+        return len(self.new_ids)
+
+
+def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: base * 2^(n-1), capped,
+    with +-20% jitter so feeds that failed together do not retry together."""
+    delay = min(cap, base * 2.0 ** max(0, failures - 1))
+    return delay * rng.uniform(*BACKOFF_JITTER)
+
+
+def _parse_executor(feed_count: int, workers: int) -> Executor | None:
+    workers = workers or os.cpu_count() or 1
+    if feed_count < PROCESS_POOL_MIN_FEEDS or workers < 2:
+        return None  # the event loop's default thread pool
+    # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+class Poller:
+    """Polls feeds into the store. The clock, random source and HTTP transport are passed
+    in so tests drive real behaviour without patching."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        on_stored: Callable[[str, StoreResult], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.on_stored = on_stored
+
+    async def poll(
+        self, feeds: Sequence[FeedConfig] | None = None, *, force: bool = False
+    ) -> list[FeedOutcome]:
+        """Poll ``feeds`` (default: every enabled feed) once. ``force`` ignores backoff and
+        server-requested delays. Never raises for a feed's failure."""
+        targets = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
+        executor = _parse_executor(len(targets), self.config.bot.poll.parse_workers)
+        try:
+            async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
+                return list(
+                    await asyncio.gather(
+                        *(self._poll_one(fetcher, executor, f, force) for f in targets)
+                    )
+                )
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+
+    async def _poll_one(
+        self, fetcher: Fetcher, executor: Executor | None, feed: FeedConfig, force: bool
+    ) -> FeedOutcome:
+        state = self.store.feed_state(feed.name, feed.url)
+        now = self.clock()
+        not_before = self.store.not_before(feed.name)
+        if not force and not_before and not_before > now:
+            return FeedOutcome(feed.name, "skipped", next_poll=not_before)
+        try:
+            result = await fetcher.fetch(
+                state.url, etag=state.etag, last_modified=state.last_modified, now=now
+            )
+            return await self._handle(
+                executor,
+                feed,
+                result,
+                now,
+                first=state.first_polled is None,
+                previous_hash=state.body_hash,
+            )
+        except FeedError as e:
+            return self._failed(feed, now, state.consecutive_failures + 1, e)
+        except Exception as e:
+            # A bug, not a feed problem: loud in the log, recorded on the feed, and the
+            # other feeds carry on.
+            log.exception("internal error while polling %s", feed.name)
+            return self._failed(
+                feed,
+                now,
+                state.consecutive_failures + 1,
+                FeedError(feed.url, f"internal error: {type(e).__name__}: {e}", "internal"),
+            )
+
+    def _schedule(
+        self, feed: FeedConfig, now: datetime, server_delay: float | None
+    ) -> tuple[datetime, datetime | None]:
+        interval = timedelta(seconds=self.config.interval(feed))
+        not_before = None
+        if server_delay:
+            cap = self.config.bot.fetch.max_server_delay
+            not_before = now + timedelta(seconds=min(server_delay, cap))
+        next_poll = max(now + interval, not_before or now)
+        return next_poll, not_before
+
+    async def _handle(
+        self,
+        executor: Executor | None,
+        feed: FeedConfig,
+        result: FetchResult,
+        now: datetime,
+        *,
+        first: bool,
+        previous_hash: str | None,
+    ) -> FeedOutcome:
+        next_poll, not_before = self._schedule(feed, now, result.max_age)
+        warnings: list[str] = []
+        if result.moved_to:
+            warnings.append(
+                f"moved permanently to {result.moved_to}; now polling that URL "
+                "(update feeds.yaml to silence this)"
+            )
+        if result.status == "not_modified":
+            self.store.record_success(
+                feed.name,
+                now=now,
+                next_poll=next_poll,
+                not_before=not_before,
+                url=result.moved_to,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=previous_hash,
+            )
+            return self._outcome(feed, "not_modified", next_poll, result, warnings=warnings)
+        body_hash = hashlib.sha256(result.body).hexdigest()
+        if body_hash == previous_hash:
+            self.store.record_success(
+                feed.name,
+                now=now,
+                next_poll=next_poll,
+                not_before=not_before,
+                url=result.moved_to,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=body_hash,
+            )
+            return self._outcome(feed, "unchanged", next_poll, result, warnings=warnings)
+        loop = asyncio.get_running_loop()
+        parsed: ParsedFeed = await loop.run_in_executor(
+            executor,
+            partial(
+                parse_feed,
+                result.body,
+                result.headers,
+                feed=feed.name,
+                url=result.final_url or result.url,
+                now=now,
+                language_hint=feed.language,
+            ),
+        )
+        warnings += parsed.warnings
+        stored = self.store.store_articles(
+            feed.name,
+            parsed.articles,
+            now=now,
+            first_poll=first,
+            backlog_window=timedelta(hours=self.config.bot.poll.backlog_hours),
+        )
+        if self.on_stored is not None:
+            self.on_stored(feed.name, stored)
+        self.store.record_success(
+            feed.name,
+            now=now,
+            next_poll=next_poll,
+            not_before=not_before,
+            url=result.moved_to,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash,
+            title=parsed.title,
+            warnings=warnings,
+            had_new=bool(stored.new),
+        )
+        outcome = FeedOutcome(
+            feed.name,
+            "ok",
+            new_ids=stored.new,
+            backlog=stored.backlog,
+            edited=len(stored.edited),
+            seen=stored.unchanged,
+            next_poll=next_poll,
+            elapsed=result.elapsed,
+            warnings=tuple(warnings),
+        )
+        log.info(
+            "polled %s: %d new, %d backlog, %d edited, %d seen",
+            feed.name,
+            outcome.new,
+            outcome.backlog,
+            outcome.edited,
+            outcome.seen,
+            extra={
+                "event": "poll",
+                "feed": feed.name,
+                "status": "ok",
+                "new": outcome.new,
+                "backlog": outcome.backlog,
+                "edited": outcome.edited,
+                "elapsed": round(result.elapsed, 3),
+            },
+        )
+        return outcome
+
+    def _outcome(
+        self,
+        feed: FeedConfig,
+        status: OutcomeStatus,
+        next_poll: datetime,
+        result: FetchResult,
+        *,
+        warnings: list[str],
+    ) -> FeedOutcome:
+        log.info(
+            "polled %s: %s",
+            feed.name,
+            status.replace("_", " "),
+            extra={
+                "event": "poll",
+                "feed": feed.name,
+                "status": status,
+                "elapsed": round(result.elapsed, 3),
+            },
+        )
+        return FeedOutcome(
+            feed.name,
+            status,
+            next_poll=next_poll,
+            elapsed=result.elapsed,
+            warnings=tuple(warnings),
+        )
+
+    def _failed(
+        self, feed: FeedConfig, now: datetime, failures: int, error: FeedError
+    ) -> FeedOutcome:
+        settings = self.config.bot.poll
+        delay = backoff_delay(failures, settings.backoff_base, settings.backoff_max, self.rng)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            # The server said when: that beats our guess (capped, so a hostile
+            # Retry-After cannot silence a feed for a year).
+            delay = min(retry_after, self.config.bot.fetch.max_server_delay)
+        next_poll = now + timedelta(seconds=delay)
+        self.store.record_failure(
+            feed.name, now=now, kind=error.kind, message=error.message, next_poll=next_poll
+        )
+        log.warning(
+            "feed %s failed (%s, %d in a row): %s; retrying at %s",
+            feed.name,
+            error.kind,
+            failures,
+            error.message,
+            next_poll.isoformat(timespec="seconds"),
+            extra={
+                "event": "poll",
+                "feed": feed.name,
+                "status": "error",
+                "error_kind": error.kind,
+                "failures": failures,
+            },
+        )
+        return FeedOutcome(
+            feed.name,
+            "error",
+            error_kind=error.kind,
+            error_message=error.message,
+            next_poll=next_poll,
+        )

@@ -1,0 +1,534 @@
+"""SQLite storage: feeds' health and validators, articles, and where each was seen.
+
+Identity rules (see README "How articles are deduplicated"):
+
+- an entry is known by ``(feed, entry_id)``; every id ever seen is kept in ``entries`` so a
+  reappearing entry is never new again;
+- an unknown id whose canonical link is already stored is the same story: from another
+  feed it becomes one more source; from the same feed it is GUID churn, unless the entry
+  it would merge with is still in the same batch (then they are two items sharing a link);
+- same feed, same title and same date under a new id and link is churn too;
+- a known entry whose content changed is an edit: updated in place, never new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.errors import StorageError
+from bot.models import Article, FeedState
+
+DB_FILE = "bot.sqlite3"
+
+# One function per schema version; never edit a released step, add a new one.
+_MIGRATIONS: list[str] = [
+    # 1: feeds, articles, entry aliases
+    """
+    CREATE TABLE feeds (
+        name TEXT PRIMARY KEY,
+        config_url TEXT NOT NULL,
+        url TEXT NOT NULL,
+        title TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        first_polled TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_new TEXT,
+        last_error_kind TEXT,
+        last_error_message TEXT,
+        last_error_at TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_poll TEXT,
+        not_before TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        feed TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        canonical_link TEXT NOT NULL,
+        fingerprint TEXT,
+        title TEXT NOT NULL,
+        link TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        published TEXT NOT NULL,
+        date_source TEXT NOT NULL,
+        updated TEXT,
+        language TEXT NOT NULL,
+        authors TEXT NOT NULL DEFAULT '[]',
+        tags TEXT NOT NULL DEFAULT '[]',
+        content_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        edited_at TEXT,
+        backlog INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX articles_canonical ON articles(canonical_link) WHERE canonical_link != '';
+    CREATE INDEX articles_fingerprint ON articles(feed, fingerprint);
+    CREATE INDEX articles_published ON articles(published);
+    CREATE TABLE entries (
+        feed TEXT NOT NULL,
+        entry_id TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        link TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (feed, entry_id)
+    );
+    CREATE INDEX entries_article ON entries(article_id);
+    """,
+]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _fingerprint(article: Article) -> str | None:
+    if article.date_source == "first_seen" or not article.title:
+        return None
+    title = unicodedata.normalize("NFKC", article.title).casefold()
+    key = f"{title}\0{article.published.isoformat()}"
+    return hashlib.sha1(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing one feed's batch changed."""
+
+    new: tuple[int, ...] = ()
+    backlog: int = 0
+    edited: tuple[int, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored, with its database id and where else it was seen."""
+
+    id: int
+    article: Article
+    first_seen: datetime
+    edited_at: datetime | None
+    backlog: bool
+    sources: tuple[str, ...]
+    extra: dict[str, Any]
+
+
+class Store:
+    """All reads and writes of the bot's state. One instance per process."""
+
+    def __init__(self, data_dir: Path) -> None:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self.path = data_dir / DB_FILE
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except (OSError, sqlite3.Error) as e:
+            raise StorageError(f"cannot open the database in {data_dir}: {e}") from e
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(_MIGRATIONS):
+            raise StorageError(
+                f"{self.path} has schema version {version}, newer than this bot knows "
+                f"({len(_MIGRATIONS)}); upgrade the bot or use another --data-dir"
+            )
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    def writable(self) -> bool:
+        """True if a write transaction can be taken now (for health checks)."""
+        try:
+            with self.transaction():
+                self.db.execute("PRAGMA user_version")
+        except sqlite3.Error:
+            return False
+        return True
+
+    # -- feeds -----------------------------------------------------------------------
+
+    def feed_state(self, name: str, config_url: str) -> FeedState:
+        """The stored state of feed ``name``, created on first use. If the configured URL
+        changed since, the stored URL and validators are reset to it."""
+        row = self.db.execute("SELECT * FROM feeds WHERE name=?", (name,)).fetchone()
+        if row is None or row["config_url"] != config_url:
+            with self.transaction():
+                if row is None:
+                    self.db.execute(
+                        "INSERT INTO feeds(name, config_url, url) VALUES (?,?,?)",
+                        (name, config_url, config_url),
+                    )
+                else:
+                    self.db.execute(
+                        "UPDATE feeds SET config_url=?, url=?, etag=NULL, last_modified=NULL,"
+                        " body_hash=NULL, not_before=NULL WHERE name=?",
+                        (config_url, config_url, name),
+                    )
+            row = self.db.execute("SELECT * FROM feeds WHERE name=?", (name,)).fetchone()
+        return self._feed_from_row(row)
+
+    def _feed_from_row(self, row: sqlite3.Row) -> FeedState:
+        count = self.db.execute(
+            "SELECT COUNT(*) FROM entries WHERE feed=?", (row["name"],)
+        ).fetchone()[0]
+        return FeedState(
+            name=row["name"],
+            url=row["url"],
+            config_url=row["config_url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            first_polled=_dt(row["first_polled"]),
+            last_attempt=_dt(row["last_attempt"]),
+            last_success=_dt(row["last_success"]),
+            last_new=_dt(row["last_new"]),
+            last_error_kind=row["last_error_kind"],
+            last_error_message=row["last_error_message"],
+            last_error_at=_dt(row["last_error_at"]),
+            consecutive_failures=row["consecutive_failures"],
+            next_poll=_dt(row["next_poll"]),
+            articles=count,
+        )
+
+    def not_before(self, name: str) -> datetime | None:
+        row = self.db.execute("SELECT not_before FROM feeds WHERE name=?", (name,)).fetchone()
+        return _dt(row["not_before"]) if row else None
+
+    def feed_warnings(self, name: str) -> list[str]:
+        row = self.db.execute("SELECT warnings FROM feeds WHERE name=?", (name,)).fetchone()
+        return list(json.loads(row["warnings"])) if row else []
+
+    def all_feeds(self) -> list[FeedState]:
+        rows = self.db.execute("SELECT * FROM feeds ORDER BY name").fetchall()
+        return [self._feed_from_row(row) for row in rows]
+
+    def record_success(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        next_poll: datetime,
+        not_before: datetime | None,
+        url: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        title: str | None = None,
+        warnings: Sequence[str] | None = None,
+        had_new: bool = False,
+        update_validators: bool = True,
+    ) -> None:
+        """A poll succeeded (200 or 304). Validators are saved only here, after the batch
+        was stored, so a crash mid-poll refetches rather than skipping the body."""
+        sets = [
+            "last_attempt=:now",
+            "last_success=:now",
+            "consecutive_failures=0",
+            "last_error_kind=NULL",
+            "last_error_message=NULL",
+            "next_poll=:next_poll",
+            "not_before=:not_before",
+            "first_polled=COALESCE(first_polled, :now)",
+        ]
+        values: dict[str, Any] = {
+            "name": name,
+            "now": _iso(now),
+            "next_poll": _iso(next_poll),
+            "not_before": _iso(not_before),
+        }
+        if update_validators:
+            sets += ["etag=:etag", "last_modified=:last_modified", "body_hash=:body_hash"]
+            values |= {"etag": etag, "last_modified": last_modified, "body_hash": body_hash}
+        if url:
+            sets.append("url=:url")
+            values["url"] = url
+        if title is not None:
+            sets.append("title=:title")
+            values["title"] = title
+        if warnings is not None:
+            sets.append("warnings=:warnings")
+            values["warnings"] = json.dumps(list(warnings), ensure_ascii=False)
+        if had_new:
+            sets.append("last_new=:now")
+        with self.transaction():
+            self.db.execute(f"UPDATE feeds SET {', '.join(sets)} WHERE name=:name", values)
+
+    def record_failure(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        kind: str,
+        message: str,
+        next_poll: datetime,
+    ) -> int:
+        """A poll failed; returns the number of consecutive failures so far."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE feeds SET last_attempt=?, last_error_kind=?, last_error_message=?,"
+                " last_error_at=?, consecutive_failures=consecutive_failures+1, next_poll=?,"
+                " not_before=? WHERE name=?",
+                (_iso(now), kind, message, _iso(now), _iso(next_poll), _iso(next_poll), name),
+            )
+        row = self.db.execute(
+            "SELECT consecutive_failures FROM feeds WHERE name=?", (name,)
+        ).fetchone()
+        return int(row[0])
+
+    # -- articles --------------------------------------------------------------------
+
+    def store_articles(
+        self,
+        feed: str,
+        articles: Sequence[Article],
+        *,
+        now: datetime,
+        first_poll: bool,
+        backlog_window: timedelta,
+    ) -> StoreResult:
+        """Store one feed's parsed batch in one transaction (see the module docstring)."""
+        cutoff = now - backlog_window
+        batch_ids = {a.entry_id for a in articles}
+        new: list[int] = []
+        edited: list[int] = []
+        backlog = unchanged = 0
+        with self.transaction() as db:
+            for article in articles:
+                row = db.execute(
+                    "SELECT a.id, a.content_hash FROM entries e JOIN articles a"
+                    " ON a.id = e.article_id WHERE e.feed=? AND e.entry_id=?",
+                    (feed, article.entry_id),
+                ).fetchone()
+                if row is None:
+                    row = self._same_story(feed, article, batch_ids)
+                    if row is not None:
+                        db.execute(
+                            "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?)",
+                            (feed, article.entry_id, row["id"], article.link, _iso(now)),
+                        )
+                if row is not None:
+                    same_feed_edit = row["content_hash"] != article.content_hash and (
+                        db.execute("SELECT feed FROM articles WHERE id=?", (row["id"],)).fetchone()[
+                            "feed"
+                        ]
+                        == feed
+                    )
+                    if same_feed_edit:
+                        self._update(row["id"], article, now)
+                        edited.append(row["id"])
+                    else:
+                        unchanged += 1
+                    db.execute("UPDATE articles SET last_seen=? WHERE id=?", (_iso(now), row["id"]))
+                    continue
+                is_backlog = first_poll and (
+                    article.date_source == "first_seen" or article.published < cutoff
+                )
+                article_id = self._insert(article, now, is_backlog)
+                db.execute(
+                    "INSERT INTO entries VALUES (?,?,?,?,?)",
+                    (feed, article.entry_id, article_id, article.link, _iso(now)),
+                )
+                if is_backlog:
+                    backlog += 1
+                else:
+                    new.append(article_id)
+        return StoreResult(
+            new=tuple(new), backlog=backlog, edited=tuple(edited), unchanged=unchanged
+        )
+
+    def _same_story(self, feed: str, article: Article, batch_ids: set[str]) -> sqlite3.Row | None:
+        candidates: list[sqlite3.Row] = []
+        if article.canonical_link and not _is_site_root(article.canonical_link):
+            candidates += self.db.execute(
+                "SELECT id, feed, content_hash FROM articles WHERE canonical_link=?",
+                (article.canonical_link,),
+            ).fetchall()
+        fingerprint = _fingerprint(article)
+        if fingerprint:
+            candidates += self.db.execute(
+                "SELECT id, feed, content_hash FROM articles WHERE feed=? AND fingerprint=?",
+                (feed, fingerprint),
+            ).fetchall()
+        for row in candidates:
+            if row["feed"] != feed:
+                return row
+            # Same feed: churn only if the entry it replaces is gone from this batch.
+            ids = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT entry_id FROM entries WHERE article_id=? AND feed=?", (row["id"], feed)
+                )
+            }
+            if not ids & batch_ids:
+                return row
+        return None
+
+    def _insert(self, article: Article, now: datetime, backlog: bool) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO articles(feed, entry_id, canonical_link, fingerprint, title, link,"
+            " summary, published, date_source, updated, language, authors, tags, content_hash,"
+            " first_seen, last_seen, backlog) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                article.feed,
+                article.entry_id,
+                article.canonical_link,
+                _fingerprint(article),
+                article.title,
+                article.link,
+                article.summary,
+                _iso(article.published),
+                article.date_source,
+                _iso(article.updated),
+                article.language,
+                json.dumps(article.authors, ensure_ascii=False),
+                json.dumps(article.tags, ensure_ascii=False),
+                article.content_hash,
+                _iso(now),
+                _iso(now),
+                int(backlog),
+            ),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def _update(self, article_id: int, article: Article, now: datetime) -> None:
+        # The first-seen time, backlog flag and (later) delivery state are kept: an edit
+        # is never news on its own.
+        self.db.execute(
+            "UPDATE articles SET title=?, link=?, summary=?, updated=?, authors=?, tags=?,"
+            " content_hash=?, edited_at=? WHERE id=?",
+            (
+                article.title,
+                article.link,
+                article.summary,
+                _iso(article.updated),
+                json.dumps(article.authors, ensure_ascii=False),
+                json.dumps(article.tags, ensure_ascii=False),
+                article.content_hash,
+                _iso(now),
+                article_id,
+            ),
+        )
+
+    def articles(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int | None = None,
+        ids: Iterable[int] | None = None,
+        include_backlog: bool = True,
+    ) -> list[StoredArticle]:
+        """Stored articles, newest published first."""
+        where, params = ["1=1"], []
+        if since is not None:
+            where.append("published >= ?")
+            params.append(_iso(since))
+        if not include_backlog:
+            where.append("backlog = 0")
+        if ids is not None:
+            id_list = list(ids)
+            where.append(f"id IN ({','.join('?' * len(id_list))})")
+            params += [str(i) for i in id_list]
+        sql = f"SELECT * FROM articles WHERE {' AND '.join(where)} ORDER BY published DESC, id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self._article_from_row(row) for row in self.db.execute(sql, params)]
+
+    def _article_from_row(self, row: sqlite3.Row) -> StoredArticle:
+        sources = tuple(
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT feed FROM entries WHERE article_id=? ORDER BY first_seen",
+                (row["id"],),
+            )
+        )
+        published = _dt(row["published"])
+        first_seen = _dt(row["first_seen"])
+        assert published is not None and first_seen is not None
+        article = Article(
+            feed=row["feed"],
+            entry_id=row["entry_id"],
+            title=row["title"],
+            link=row["link"],
+            canonical_link=row["canonical_link"],
+            summary=row["summary"],
+            published=published,
+            date_source=row["date_source"],
+            updated=_dt(row["updated"]),
+            language=row["language"],
+            authors=tuple(json.loads(row["authors"])),
+            tags=tuple(json.loads(row["tags"])),
+            content_hash=row["content_hash"],
+        )
+        return StoredArticle(
+            id=row["id"],
+            article=article,
+            first_seen=first_seen,
+            edited_at=_dt(row["edited_at"]),
+            backlog=bool(row["backlog"]),
+            sources=sources,
+            extra={k: row[k] for k in row if k not in _BASE_COLUMNS},
+        )
+
+    def count_articles(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+
+_BASE_COLUMNS = frozenset(
+    {
+        "id", "feed", "entry_id", "canonical_link", "fingerprint", "title", "link", "summary",
+        "published", "date_source", "updated", "language", "authors", "tags", "content_hash",
+        "first_seen", "last_seen", "edited_at", "backlog",
+    }
+)  # fmt: skip
+
+
+def _is_site_root(url: str) -> bool:
+    # Feeds that point every item at their home page must not collapse into one article.
+    rest = url.split("://", 1)[-1]
+    return "/" not in rest.rstrip("/") and "?" not in rest
+
+
+Clock = Callable[[], datetime]

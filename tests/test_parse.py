@@ -1,0 +1,229 @@
+"""Parsing: every feed format and Japanese encoding, into clean Article records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import ParseError
+from bot.parse import parse_feed
+from tests import feeds
+
+NOW = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
+
+
+def parse(
+    body: bytes, content_type: str = "application/rss+xml", url: str = "https://x.example/feed"
+):
+    return parse_feed(body, {"content-type": content_type}, feed="test", url=url, now=NOW)
+
+
+def test_rss10_with_dc_date_and_duplicate_seq_entries():
+    result = parse(feeds.load("rss10_dcdate.rdf"), "application/rdf+xml")
+    assert result.version == "rss10"
+    # The third item repeats the first one's rdf:about: first occurrence wins.
+    assert [a.title for a in result.articles] == [
+        "次世代半導体の量産に向けた追加支援を決定しました",
+        "サイバーセキュリティ産業振興戦略を公表します",
+    ]
+    first = result.articles[0]
+    assert first.entry_id == "https://www.example.go.jp/press/2026/11/20261120001.html"
+    assert first.published == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 10:00 JST
+    assert first.date_source in ("published", "updated")
+    # description wins over content:encoded; tags stripped, entities decoded
+    assert first.summary == "経済産業省は、ラピダスに対する最大1,000億円の追加支援を決定しました。"
+    assert first.authors == ("商務情報政策局",)
+    assert first.tags == ("半導体",)
+    assert first.language == "ja"
+
+
+def test_rss20_cleaning_links_dates_and_ids():
+    result = parse(feeds.load("rss20.xml"), url="https://wire.example.com/feed.xml")
+    a, b, c = result.articles
+    assert a.title == "Japan approves ¥1 trillion chip subsidy <update>"
+    assert a.summary == "Japan’s cabinet approved a subsidy for Rapidus & others."
+    assert a.entry_id == "wire-2026-0001"
+    assert a.canonical_link == "https://wire.example.com/japan-chip-subsidy"
+    assert a.link.startswith("https://wire.example.com/japan-chip-subsidy?utm_source=rss")
+    assert a.published == datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    assert a.tags == ("Semiconductors", "Policy")
+    assert a.authors == ("Jane Doe",)
+    assert a.language == "en"
+    # relative link resolved against the feed URL; no guid -> the link is the id
+    assert b.link == "https://wire.example.com/japan-ai-guidelines"
+    assert b.entry_id == b.link
+    assert b.published == datetime(2026, 11, 19, 9, 0, tzinfo=UTC)
+    # "JST" is +09:00 (feedparser alone would read it as UTC)
+    assert c.published == datetime(2026, 11, 19, 0, 0, tzinfo=UTC)
+
+
+def test_atom10_html_title_authors_and_updated_fallback():
+    result = parse(feeds.load("atom10.xml"), "application/atom+xml")
+    assert result.version == "atom10"
+    a, b = result.articles
+    assert a.title == "Digital Agency publishes data strategy"
+    assert a.summary == "The Digital Agency released its data strategy."
+    assert a.authors == ("Taro Yamada", "Hanako Suzuki")
+    assert a.published == datetime(2026, 11, 20, 0, 30, tzinfo=UTC)
+    assert a.updated == datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+    assert b.date_source == "updated"
+    assert b.published == datetime(2026, 11, 19, tzinfo=UTC)
+    assert b.summary == "Content, not summary."
+
+
+def test_atom03_and_rss091():
+    atom = parse(feeds.load("atom03.xml"), "application/atom+xml")
+    assert atom.version == "atom03"
+    assert atom.articles[0].title == "量子コンピュータ研究拠点を開設"
+    assert atom.articles[0].published == datetime(2026, 11, 17, 23, 0, tzinfo=UTC)
+
+    old = parse(feeds.load("rss091.xml"))
+    assert old.version.startswith("rss09")
+    assert old.articles[0].title == "Café robotics policy note"
+    assert old.articles[0].summary == "Robots & policy."
+    # no date at all: first seen
+    assert old.articles[0].date_source == "first_seen"
+    assert old.articles[0].published == NOW
+
+
+JA_TITLES = ["政府、生成ＡＩの安全性評価に関する指針を公表", "総務省、５Ｇ基地局の整備に補助金"]
+
+
+@pytest.mark.parametrize(
+    ("codec", "declare", "content_type"),
+    [
+        pytest.param("utf-8", "UTF-8", "application/rss+xml", id="utf8"),
+        pytest.param("cp932", "Shift_JIS", "application/rss+xml", id="sjis-declared-in-xml"),
+        pytest.param("cp932", None, "text/xml; charset=Shift_JIS", id="sjis-declared-in-header"),
+        pytest.param("cp932", "", "application/rss+xml", id="sjis-undeclared"),
+        pytest.param("cp932", "", "text/xml", id="sjis-undeclared-text-xml"),
+        pytest.param(
+            "cp932", "Shift_JIS", "text/xml; charset=ISO-8859-1", id="sjis-header-lies-latin1"
+        ),
+        pytest.param("euc_jp", "EUC-JP", "application/rss+xml", id="eucjp-declared-in-xml"),
+        pytest.param(
+            "euc_jp", None, "application/xml; charset=euc-jp", id="eucjp-declared-in-header"
+        ),
+        pytest.param("euc_jp", "", "text/xml", id="eucjp-undeclared"),
+        pytest.param(
+            "euc_jp",
+            "UTF-8",
+            "application/rss+xml; charset=utf-8",
+            id="eucjp-declared-wrongly-utf8",
+        ),
+        pytest.param(
+            "iso2022_jp_ext", "ISO-2022-JP", "application/rss+xml", id="iso2022jp-declared"
+        ),
+        pytest.param("iso2022_jp_ext", "", "text/xml", id="iso2022jp-undeclared"),
+    ],
+)
+def test_japanese_encodings_decode_without_mojibake(codec, declare, content_type):
+    result = parse(feeds.load("ja_news.xml", codec, declare), content_type)
+    assert [a.title for a in result.articles] == JA_TITLES
+    assert "ｶﾞｲﾄﾞﾗｲﾝ" in result.articles[0].summary
+    assert result.articles[0].published == datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def test_cp932_only_characters_in_a_feed_labelled_shift_jis():
+    # Real "Shift_JIS" feeds are Windows-31J: ① and ㈱ exist only in CP932.
+    body = feeds.rss(
+        [feeds.item("①次世代半導体 ㈱ラピダスに補助金", "https://x.example/1", guid="1")]
+    ).decode("utf-8")
+    body = body.replace('encoding="utf-8"', 'encoding="Shift_JIS"')
+    result = parse(body.encode("cp932"))
+    assert result.articles[0].title == "①次世代半導体 ㈱ラピダスに補助金"
+
+
+def test_undeclared_encoding_is_recorded_as_a_warning():
+    result = parse(feeds.load("ja_news.xml", "cp932", ""), "text/xml")
+    assert any("no charset declared" in w for w in result.warnings)
+
+
+def test_latin1_english_feed_is_not_mistaken_for_japanese():
+    body = '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><title>t</title><item><title>\u201cQuoted\u201d caf\u00e9 d\u00e9tail</title><link>https://e.example/1</link></item></channel></rss>'
+    result = parse(body.encode("cp1252"), "application/rss+xml")
+    assert result.articles[0].title == "\u201cQuoted\u201d caf\u00e9 d\u00e9tail"
+
+
+def test_malformed_feed_with_entries_is_read_with_a_warning():
+    result = parse(feeds.load("malformed.xml"))
+    assert [a.title for a in result.articles] == [
+        "First entry survives the broken XML",
+        "Second entry & an unescaped ampersand",
+    ]
+    assert any("not well-formed" in w for w in result.warnings)
+
+
+def test_html_page_is_a_parse_error_that_says_what_it_got():
+    with pytest.raises(ParseError) as info:
+        parse(feeds.load("html_page.html"), "text/html; charset=utf-8")
+    assert info.value.kind == "not_a_feed"
+    assert "HTML page" in str(info.value)
+    assert "text/html" in str(info.value)
+
+
+def test_empty_body_is_a_parse_error():
+    with pytest.raises(ParseError, match="empty"):
+        parse(b"   ")
+
+
+def test_json_feed():
+    result = parse((feeds.DATA / "jsonfeed.json").read_bytes(), "application/feed+json")
+    assert result.version == "json1"
+    a, b = result.articles
+    assert (a.entry_id, a.title, a.summary) == (
+        "json-1",
+        "JAXA budget for space strategy",
+        "The space strategy budget.",
+    )
+    assert a.published == datetime(2026, 11, 19, 23, 0, tzinfo=UTC)
+    assert a.authors == ("Kenji Sato",) and a.tags == ("space",)
+    assert b.date_source == "first_seen"
+
+
+def test_zone_less_dates_in_a_japanese_feed_are_japan_time():
+    body = """<?xml version="1.0" encoding="utf-8"?><rdf:RDF xmlns="http://purl.org/rss/1.0/"
+    xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:dc="http://purl.org/dc/elements/1.1/">
+    <channel rdf:about="x"><title>t</title><link>https://j.example/</link></channel>
+    <item rdf:about="https://j.example/1"><title>防衛装備の輸出管理を見直し</title><link>https://j.example/1</link>
+    <dc:date>2026-11-20T10:00:00</dc:date></item>
+    <item rdf:about="https://j.example/2"><title>政府が宇宙戦略基金の配分を決定</title><link>https://j.example/2</link>
+    <dc:date>Fri, 20 Nov 2026 12:00:00</dc:date></item></rdf:RDF>""".encode()
+    result = parse_feed(
+        body, {}, feed="t", url="https://j.example/rss", now=NOW, language_hint="ja"
+    )
+    assert [a.published for a in result.articles] == [
+        datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
+        datetime(2026, 11, 20, 3, 0, tzinfo=UTC),
+    ]
+
+
+def test_future_dates_fall_back_to_first_seen():
+    body = feeds.rss(
+        [
+            feeds.item(
+                "From the future",
+                "https://f.example/1",
+                guid="f",
+                published=datetime(2027, 1, 1, tzinfo=UTC),
+            )
+        ]
+    )
+    article = parse(body).articles[0]
+    assert article.published == NOW and article.date_source == "first_seen"
+
+
+def test_entry_without_guid_or_link_gets_a_stable_hash_id():
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>No id</title><pubDate>Fri, 20 Nov 2026 01:00:00 GMT</pubDate></item></channel></rss>'
+    first = parse(body).articles[0]
+    again = parse_feed(
+        body, {}, feed="test", url="https://x.example/feed", now=datetime(2026, 12, 1, tzinfo=UTC)
+    ).articles[0]
+    assert first.entry_id.startswith("sha1:")
+    assert first.entry_id == again.entry_id
+
+
+def test_leading_whitespace_before_declaration_is_tolerated():
+    result = parse(b"\n   " + feeds.load("rss20.xml"))
+    assert len(result.articles) == 3
