@@ -509,7 +509,8 @@ class Store:
             edited_at=_dt(row["edited_at"]),
             backlog=bool(row["backlog"]),
             sources=sources,
-            extra={k: row[k] for k in row if k not in _BASE_COLUMNS},
+            # sqlite3.Row iterates values, not keys: .keys() is required here.
+            extra={k: row[k] for k in row.keys() if k not in _BASE_COLUMNS},  # noqa: SIM118
         )
 
     def count_articles(self) -> int:
