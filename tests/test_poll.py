@@ -118,7 +118,7 @@ def test_conditional_get_304_costs_no_parsing(feed_server, make_config, tmp_path
         "/f.xml", body=recent_rss(), etag='"v1"', last_modified="Fri, 20 Nov 2026 00:00:00 GMT"
     )
     config = make_config([{"name": "f", "url": url}])
-    outcomes, articles, _ = poll(config, tmp_path / "d")
+    outcomes, _, _ = poll(config, tmp_path / "d")
     assert outcomes["f"].new == 3
     outcomes, _, health = poll(config, tmp_path / "d")
     assert outcomes["f"].status == "not_modified"
@@ -282,7 +282,7 @@ def test_permanent_redirect_updates_the_stored_url_temporary_does_not(
     temp_target = feed_server.route("/temp-target.xml", body=recent_rss(2, prefix="t"))
     temp = feed_server.route("/temp.xml", status=302, location=temp_target)
     config = make_config([{"name": "moved", "url": old}, {"name": "temp", "url": temp}])
-    outcomes, articles, health = poll(config, tmp_path / "d")
+    outcomes, _, health = poll(config, tmp_path / "d")
     assert outcomes["moved"].new == 3 and any(
         "moved permanently" in w for w in outcomes["moved"].warnings
     )
