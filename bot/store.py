@@ -74,7 +74,7 @@ _MIGRATIONS: list[str] = [
         edited_at TEXT,
         backlog INTEGER NOT NULL DEFAULT 0
     );
-    CREATE INDEX articles_canonical ON articles(canonical_link) WHERE canonical_link != '';
+    CREATE INDEX articles_canonical ON articles(canonical_link);
     CREATE INDEX articles_fingerprint ON articles(feed, fingerprint);
     CREATE INDEX articles_published ON articles(published);
     CREATE TABLE entries (

@@ -165,3 +165,18 @@ def test_failed_batch_is_rolled_back(store):
     with pytest.raises(sqlite3.IntegrityError):
         put(store, "f", [art("1"), bad])
     assert store.count_articles() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT id FROM articles WHERE canonical_link=?",
+        "SELECT id FROM articles WHERE feed=? AND fingerprint=?",
+        "SELECT article_id FROM entries WHERE feed=? AND entry_id=?",
+        "SELECT entry_id FROM entries WHERE article_id=? AND feed=?",
+    ],
+)
+def test_identity_lookups_use_an_index(store, query):
+    # Every stored entry runs these; a table scan makes a poll quadratic in history size.
+    plan = " ".join(str(tuple(r)) for r in store.db.execute("EXPLAIN QUERY PLAN " + query, ("x", "y")[: query.count("?")]))
+    assert "SCAN" not in plan, plan
