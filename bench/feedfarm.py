@@ -17,26 +17,51 @@ import random
 import sys
 import threading
 import time
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 ITEMS = 50
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
-JA_TOPICS = ["半導体", "生成AI", "サイバーセキュリティ", "量子技術", "5G基地局", "宇宙開発", "経済安全保障"]
+JA_TOPICS = [
+    "半導体",
+    "生成AI",
+    "サイバーセキュリティ",
+    "量子技術",
+    "5G基地局",
+    "宇宙開発",
+    "経済安全保障",
+]
 JA_ACTORS = ["経済産業省", "総務省", "デジタル庁", "文部科学省", "内閣府", "政府"]
 JA_ACTIONS = ["補助金を決定", "指針を公表", "予算を要求", "法案を提出", "戦略を改定", "基金を創設"]
 EN_TOPICS = ["chip", "AI", "cybersecurity", "quantum", "5G", "space", "robotics"]
 EN_ACTORS = ["METI", "Japan's government", "The Digital Agency", "MIC", "The Cabinet Office"]
-EN_ACTIONS = ["approves subsidy", "publishes guidelines", "seeks budget", "submits bill", "revises strategy"]
+EN_ACTIONS = [
+    "approves subsidy",
+    "publishes guidelines",
+    "seeks budget",
+    "submits bill",
+    "revises strategy",
+]
 
 
 def _summary(rng: random.Random, ja: bool, n: int) -> str:
     if ja:
-        words = "".join(rng.choice(JA_ACTORS) + "は" + rng.choice(JA_TOPICS) + "に関する" + rng.choice(JA_ACTIONS) + "した。" for _ in range(6))
+        words = "".join(
+            rng.choice(JA_ACTORS)
+            + "は"
+            + rng.choice(JA_TOPICS)
+            + "に関する"
+            + rng.choice(JA_ACTIONS)
+            + "した。"
+            for _ in range(6)
+        )
     else:
-        words = " ".join(f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} for {rng.choice(EN_TOPICS)} projects." for _ in range(5))
+        words = " ".join(
+            f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} for {rng.choice(EN_TOPICS)} projects."
+            for _ in range(5)
+        )
     return (
         f'<p><img src="/img/{n}.jpg" width="120" height="80" alt=""/>{words}</p>'
         f'<p>Related: <a href="https://news.example.com/a/{n}?utm_source=rss">link</a> '
@@ -84,7 +109,11 @@ class Farm:
             def do_GET(self) -> None:
                 farm.handle(self)
 
-        self.servers = [ThreadingHTTPServer((f"127.0.0.{h + 1}", 0), Handler) for h in range(hosts)]
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # clients hanging up (the naive loop, timeouts) are not news
+
+        self.servers = [Server((f"127.0.0.{h + 1}", 0), Handler) for h in range(hosts)]
         for server in self.servers:
             server.daemon_threads = True
             server.request_queue_size = 256
@@ -128,7 +157,9 @@ class Farm:
                 return
         self._send(h, 200, headers, self.body(i))
 
-    def _send(self, h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _send(
+        self, h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
+    ) -> None:
         try:
             h.send_response(status)
             for k, v in headers.items():

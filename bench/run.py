@@ -58,7 +58,9 @@ def _tree_rss_kb(root: int) -> int:
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
     peak = 0
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""))
@@ -86,7 +88,12 @@ print(n, "entries")
 
 
 def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
-    farm = subprocess.Popen([PY, str(ROOT / "bench" / "feedfarm.py"), str(feeds), str(hosts)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    farm = subprocess.Popen(
+        [PY, str(ROOT / "bench" / "feedfarm.py"), str(feeds), str(hosts)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert farm.stdout is not None
         info = json.loads(farm.stdout.readline())
@@ -94,12 +101,16 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "config"
             cfg.mkdir()
-            lines = ["feeds:"] + [f"  - name: farm-{i:04d}\n    url: {u}" for i, u in enumerate(urls)]
+            lines = ["feeds:"] + [
+                f"  - name: farm-{i:04d}\n    url: {u}" for i, u in enumerate(urls)
+            ]
             (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n")
             (cfg / "bot.yaml").write_text("timezone: Asia/Tokyo\n")
             data = Path(tmp) / "data"
             cmd = [PY, "-m", "bot", "--config", str(cfg), "--data-dir", str(data), "poll", "--once"]
-            print(f"poll: {feeds} feeds of ~50 items on {hosts} loopback hosts; 5% slow (1-2 s), 2% failing, 70% with ETag")
+            print(
+                f"poll: {feeds} feeds of ~50 items on {hosts} loopback hosts; 5% slow (1-2 s), 2% failing, 70% with ETag"
+            )
             cold = measure(cmd)
             urllib.request.urlopen(control).read()
             # --force: the failing 2% are retried too, as the naive loop does
@@ -113,13 +124,19 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
                 naive = measure([PY, "-c", NAIVE, str(url_file)])
                 print("  naive:", naive.output.strip().splitlines()[-1])
         print(f"\n  {'':<28}{'wall s':>9}{'CPU s':>9}{'peak MB':>10}{'vs naive':>10}")
-        for name, m in (("poll --once, cold", cold), ("poll --once, warm (10% new)", warm), ("naive feedparser.parse loop", naive)):
+        for name, m in (
+            ("poll --once, cold", cold),
+            ("poll --once, warm (10% new)", warm),
+            ("naive feedparser.parse loop", naive),
+        ):
             if m is None:
                 continue
             ratio = f"{naive.wall / m.wall:>9.1f}x" if naive else ""
             print(f"  {name:<28}{m.wall:>9.2f}{m.cpu:>9.2f}{m.peak_mb:>10.0f}{ratio}")
         if naive:
-            print(f"\n  targets: cold >= 6x ({naive.wall / cold.wall:.1f}x), warm >= 15x ({naive.wall / warm.wall:.1f}x), peak < 250 MB ({max(cold.peak_mb, warm.peak_mb):.0f} MB)")
+            print(
+                f"\n  targets: cold >= 6x ({naive.wall / cold.wall:.1f}x), warm >= 15x ({naive.wall / warm.wall:.1f}x), peak < 250 MB ({max(cold.peak_mb, warm.peak_mb):.0f} MB)"
+            )
     finally:
         if farm.stdin:
             farm.stdin.close()
@@ -127,7 +144,9 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true", help="skip the ~2 minute naive loop")
