@@ -47,7 +47,12 @@ def _local(config: Config, value: datetime | None) -> str:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
-    _out(f"{config.directory}: OK ({len(config.feeds)} feeds)")
+    for note in config.notes():
+        _out(f"note: {note}")
+    _out(
+        f"{config.directory}: OK ({len(config.feeds)} feeds, "
+        f"{len(config.keywords.groups)} keyword groups, {len(config.keywords.terms)} terms)"
+    )
     return EXIT_OK
 
 

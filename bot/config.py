@@ -11,24 +11,22 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from bot.errors import ConfigError
-
-M = TypeVar("M", bound=BaseModel)
+from bot.match.keywords import KeywordSet, load_keywords
+from bot.yamlio import read_yaml, validate_file
 
 FEEDS_FILE = "feeds.yaml"
 BOT_FILE = "bot.yaml"
@@ -161,6 +159,7 @@ class Config:
     directory: Path
     feeds: tuple[FeedConfig, ...]
     bot: BotFile
+    keywords: KeywordSet
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:
@@ -171,56 +170,17 @@ class Config:
     def interval(self, feed: FeedConfig) -> float:
         return feed.interval or self.bot.poll.default_interval
 
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
-    """Read a YAML mapping; a syntax error names the line and column."""
-    if not path.exists():
-        if required:
-            raise ConfigError(str(path), "", "file not found")
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(str(path), "", f"not UTF-8 text ({e.reason} at byte {e.start})") from e
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "", "the top level must be a mapping of keys")
-    return data
-
-
-def validate_file(model: type[M], path: Path, data: dict[str, Any]) -> M:
-    """Validate ``data`` read from ``path``; the first error becomes a ConfigError."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = _format_loc(tuple(first["loc"]))
-        reason = first["msg"]
-        if reason.startswith("Value error, "):
-            reason = reason[len("Value error, ") :]
-        # Our own cross-field checks put the key in the message already.
-        if not key and ":" in reason:
-            key, reason = (s.strip() for s in reason.split(":", 1))
-        extra = len(e.errors()) - 1
-        if extra:
-            reason += f" (and {extra} more problem{'s' if extra > 1 else ''} in this file)"
-        raise ConfigError(str(path), key, reason) from e
+    def notes(self) -> list[str]:
+        """Things that are valid but probably not what the user meant."""
+        notes = []
+        for index, feed in enumerate(self.feeds):
+            for tag in feed.tags:
+                if tag not in self.keywords.feed_tags:
+                    notes.append(
+                        f"{FEEDS_FILE}: feeds[{index}].tags: {tag!r} is not in keywords.yaml "
+                        "feed_tags, so it is only a label (no effect on matching)"
+                    )
+        return notes
 
 
 def load_config(directory: Path) -> Config:
@@ -231,7 +191,8 @@ def load_config(directory: Path) -> Config:
     bot_path = directory / BOT_FILE
     feeds = validate_file(FeedsFile, feeds_path, read_yaml(feeds_path, required=True))
     bot = validate_file(BotFile, bot_path, read_yaml(bot_path, required=False))
-    return Config(directory=directory, feeds=feeds.feeds, bot=bot)
+    keywords = load_keywords(directory)
+    return Config(directory=directory, feeds=feeds.feeds, bot=bot, keywords=keywords)
 
 
 def resolve_config_dir(cli_value: str | None) -> Path:

@@ -36,6 +36,9 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
         (directory / "bot.yaml").write_text(
             yaml.safe_dump(bot or {}, allow_unicode=True), encoding="utf-8"
         )
+        extra.setdefault(
+            "keywords", (ROOT / "config" / "keywords.yaml").read_text(encoding="utf-8")
+        )
         for name, content in extra.items():
             path = directory / f"{name}.yaml"
             if isinstance(content, str):

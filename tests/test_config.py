@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bot.config import load_config, parse_duration
 from bot.errors import ConfigError
+from tests.conftest import ROOT
+
+KEYWORDS = ROOT / "config" / "keywords.yaml"
 
 
 def test_shipped_default_config_is_valid(run_bot):
@@ -82,14 +87,18 @@ def test_invalid_config_names_file_key_and_reason(
     assert file in result.err and fragment in result.err
 
 
-def test_missing_folder_and_missing_feeds_file(tmp_path, run_bot):
+def test_missing_folder_and_missing_files(tmp_path, run_bot):
     assert run_bot("--config", str(tmp_path / "nope"), "check-config").code == 2
     result = run_bot("--config", str(tmp_path), "check-config")
     assert result.code == 2 and "feeds.yaml" in result.err and "not found" in result.err
+    (tmp_path / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    result = run_bot("--config", str(tmp_path), "check-config")
+    assert result.code == 2 and "keywords.yaml" in result.err and "not found" in result.err
 
 
 def test_env_vars_select_config_and_data_dir(tmp_path, run_bot):
     (tmp_path / "cfg").mkdir()
+    shutil.copy(KEYWORDS, tmp_path / "cfg" / "keywords.yaml")
     (tmp_path / "cfg" / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
     result = run_bot("check-config", env={"BOT_CONFIG": str(tmp_path / "cfg")})
     assert result.code == 0 and "0 feeds" in result.out

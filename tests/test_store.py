@@ -178,5 +178,8 @@ def test_failed_batch_is_rolled_back(store):
 )
 def test_identity_lookups_use_an_index(store, query):
     # Every stored entry runs these; a table scan makes a poll quadratic in history size.
-    plan = " ".join(str(tuple(r)) for r in store.db.execute("EXPLAIN QUERY PLAN " + query, ("x", "y")[: query.count("?")]))
+    plan = " ".join(
+        str(tuple(r))
+        for r in store.db.execute("EXPLAIN QUERY PLAN " + query, ("x", "y")[: query.count("?")])
+    )
     assert "SCAN" not in plan, plan

@@ -16,7 +16,10 @@ from bot.text import html_to_text, truncate
         ("Tom &amp; Jerry &lt;3 &#x2026; &rsquo;", "Tom & Jerry <3 … ’"),
         ("a <3 b and x < y", "a <3 b and x < y"),
         ("  lots\n\n of\t space  ", "lots of space"),
-        ("<p>政府は<strong>半導体</strong>の支援を決定した。</p>", "政府は半導体の支援を決定した。"),
+        (
+            "<p>政府は<strong>半導体</strong>の支援を決定した。</p>",
+            "政府は半導体の支援を決定した。",
+        ),
         ("", ""),
     ],
 )

@@ -1,0 +1,221 @@
+"""Rules over keyword groups: ``japan AND policy AND (semiconductors OR ai) AND japan >= foreign``.
+
+Grammar (keywords are case-insensitive)::
+
+    rule    := or
+    or      := and ("OR" and)*
+    and     := not ("AND" not)*
+    not     := "NOT" not | atom
+    atom    := "(" rule ")" | NAME op (NAME | NUMBER) | NAME
+    op      := ">" | ">=" | "<" | "<="
+
+A NAME is a keyword group (true when the group's score reaches its ``min_score``) or a named
+rule from ``keywords.yaml``. A comparison compares group scores (``japan >= foreign``) or a
+score with a number (``ai >= 4``). A syntax error names the position.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bot.errors import RuleSyntaxError
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<op>>=|<=|>|<|\(|\)))"
+)
+_KEYWORDS = {"and", "or", "not"}
+_COMPARE: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Compare:
+    left: Name
+    op: str
+    right: Name | float
+
+
+Node = Name | Not | And | Or | Compare
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # num, name, op, kw, end
+    text: str
+    position: int
+
+
+class _Parser:
+    def __init__(self, text: str, path: str, key: str) -> None:
+        self.text, self.path, self.key = text, path, key
+        self.tokens = self._tokenize()
+        self.index = 0
+
+    def error(self, position: int, reason: str) -> RuleSyntaxError:
+        return RuleSyntaxError(self.path, self.key, self.text, position, reason)
+
+    def _tokenize(self) -> list[_Tok]:
+        tokens, position = [], 0
+        while position < len(self.text):
+            if self.text[position:].strip() == "":
+                break
+            match = _TOKEN.match(self.text, position)
+            if not match:
+                start = len(self.text) - len(self.text[position:].lstrip())
+                raise self.error(start, f"unexpected character {self.text[start]!r}")
+            kind = match.lastgroup or ""
+            value = match.group(kind)
+            start = match.start(kind)
+            if kind == "name" and value.lower() in _KEYWORDS:
+                kind, value = "kw", value.upper()
+            tokens.append(_Tok(kind, value, start))
+            position = match.end()
+        tokens.append(_Tok("end", "", len(self.text)))
+        return tokens
+
+    @property
+    def current(self) -> _Tok:
+        return self.tokens[self.index]
+
+    def take(self) -> _Tok:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def parse(self) -> Node:
+        if self.current.kind == "end":
+            raise self.error(0, "empty rule")
+        node = self.parse_or()
+        if self.current.kind != "end":
+            raise self.error(
+                self.current.position, f"expected AND, OR or the end, found {self.current.text!r}"
+            )
+        return node
+
+    def parse_or(self) -> Node:
+        children = [self.parse_and()]
+        while self.current.kind == "kw" and self.current.text == "OR":
+            self.take()
+            children.append(self.parse_and())
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_not()]
+        while self.current.kind == "kw" and self.current.text == "AND":
+            self.take()
+            children.append(self.parse_not())
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_not(self) -> Node:
+        if self.current.kind == "kw" and self.current.text == "NOT":
+            self.take()
+            return Not(self.parse_not())
+        return self.parse_atom()
+
+    def parse_atom(self) -> Node:
+        token = self.take()
+        if token.kind == "op" and token.text == "(":
+            node = self.parse_or()
+            if self.current.text != ")":
+                raise self.error(self.current.position, "missing closing parenthesis")
+            self.take()
+            return node
+        if token.kind != "name":
+            found = repr(token.text) if token.text else "the end of the rule"
+            raise self.error(token.position, f"expected a group name or '(', found {found}")
+        name = Name(token.text, token.position)
+        if self.current.kind == "op" and self.current.text in _COMPARE:
+            op = self.take().text
+            right = self.take()
+            if right.kind == "num":
+                return Compare(name, op, float(right.text))
+            if right.kind == "name":
+                return Compare(name, op, Name(right.text, right.position))
+            raise self.error(right.position, f"expected a group name or a number after {op!r}")
+        return name
+
+
+def parse_rule(text: str, *, path: str = "rule", key: str = "") -> Node:
+    """Parse ``text``; raises RuleSyntaxError pointing at the offending position."""
+    return _Parser(text, path, key).parse()
+
+
+def names_in(node: Node) -> list[Name]:
+    if isinstance(node, Name):
+        return [node]
+    if isinstance(node, Not):
+        return names_in(node.child)
+    if isinstance(node, And | Or):
+        return [n for child in node.children for n in names_in(child)]
+    right = [node.right] if isinstance(node.right, Name) else []
+    return [node.left, *right]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    decision: bool
+    strength: float  # 0..1, the fuzzy truth of the rule
+
+
+def evaluate(
+    node: Node,
+    *,
+    present: Mapping[str, bool],
+    scores: Mapping[str, float],
+    strengths: Mapping[str, float],
+    macros: Mapping[str, Node],
+) -> Evaluation:
+    """Boolean decision, and a fuzzy strength for the score: AND is the geometric mean of its
+    parts, OR the maximum, NOT the complement; a comparison is 1 when true, else 0."""
+
+    def walk(n: Node) -> tuple[bool, float]:
+        if isinstance(n, Name):
+            if n.name in macros:
+                return walk(macros[n.name])
+            return present.get(n.name, False), strengths.get(n.name, 0.0)
+        if isinstance(n, Not):
+            value, strength = walk(n.child)
+            return not value, 1.0 - strength
+        if isinstance(n, And):
+            parts = [walk(c) for c in n.children]
+            product = math.prod(s for _, s in parts)
+            return all(v for v, _ in parts), product ** (1 / len(parts))
+        if isinstance(n, Or):
+            parts = [walk(c) for c in n.children]
+            return any(v for v, _ in parts), max(s for _, s in parts)
+        left = scores.get(n.left.name, 0.0)
+        right = n.right if isinstance(n.right, float) else scores.get(n.right.name, 0.0)
+        ok = _COMPARE[n.op](left, right)
+        return ok, 1.0 if ok else 0.0
+
+    decision, strength = walk(node)
+    return Evaluation(decision, strength)

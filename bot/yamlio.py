@@ -1,0 +1,64 @@
+"""Read YAML configuration files and turn validation errors into file/key/reason messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
+    """Read a YAML mapping; a syntax error names the line and column."""
+    if not path.exists():
+        if required:
+            raise ConfigError(str(path), "", "file not found")
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(path), "", f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(str(path), where, f"invalid YAML: {problem}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", "the top level must be a mapping of keys")
+    return data
+
+
+def validate_file(model: type[M], path: Path, data: dict[str, Any]) -> M:
+    """Validate ``data`` read from ``path``; the first error becomes a ConfigError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = _format_loc(tuple(first["loc"]))
+        reason = first["msg"]
+        if reason.startswith("Value error, "):
+            reason = reason[len("Value error, ") :]
+        # Our own cross-field checks put the key in the message already.
+        if not key and ":" in reason:
+            key, reason = (s.strip() for s in reason.split(":", 1))
+        extra = len(e.errors()) - 1
+        if extra:
+            reason += f" (and {extra} more problem{'s' if extra > 1 else ''} in this file)"
+        raise ConfigError(str(path), key, reason) from e
