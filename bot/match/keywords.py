@@ -286,7 +286,7 @@ def build_keywords(data: KeywordsFile, path: str) -> KeywordSet:
 
 
 def _check_cycle(rules: dict[str, Node], start: str, path: str) -> None:
-    stack = [(start, (start,))]
+    stack: list[tuple[str, tuple[str, ...]]] = [(start, (start,))]
     while stack:
         name, trail = stack.pop()
         for ref in names_in(rules[name]):

@@ -205,10 +205,11 @@ class Matcher:
             for other, ostart, ostop in raw[
                 bisect_left(starts, start - self._longest) : bisect_right(starts, start)
             ]:
-                if ostop >= stop and (ostop - ostart) > (stop - start):
-                    if other.group == term.group or other.group in yields:
-                        covered = True  # inside a longer hit of its own group or exclusion,
-                        break  # or of a group it yields to
+                longer = ostop >= stop and (ostop - ostart) > (stop - start)
+                # inside a longer hit of its own group or exclusion, or of a group it yields to
+                if longer and (other.group == term.group or other.group in yields):
+                    covered = True
+                    break
             if not covered:
                 out.append((term, term.group, term.text, term.weight, start, stop))
         for rx in self.keywords.regexes:
