@@ -25,6 +25,9 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+eval: $(STAMP)
+	$(BIN)/python -m tests.quality
+
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 

@@ -9,12 +9,18 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__, logs
 from bot.config import Config, load_config, parse_duration, resolve_config_dir, resolve_data_dir
 from bot.errors import BotError, ConfigError
+from bot.explain import fetch_page, match_lines, render_explanation, write_jsonl
+from bot.match import Matcher
+from bot.match.keywords import DEFAULT_RULE
+from bot.match.matcher import split_title
+from bot.match.rules import Node, render
 from bot.models import FeedState
 from bot.poll import FeedOutcome, Poller
 from bot.store import Store, StoredArticle
@@ -243,6 +249,73 @@ def cmd_articles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- explain / match ---------------------------------------------------------------------
+
+
+def _rule(config: Config, text: str | None) -> tuple[Node, str]:
+    kw = config.keywords
+    node = kw.rule(text, key="--rule")
+    name = text or DEFAULT_RULE
+    return node, kw.rule_texts.get(name, render(node))
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if args.url:
+        title, body = fetch_page(config, args.url)
+    else:
+        if args.file:
+            try:
+                raw = Path(args.file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as e:
+                print(f"error: cannot read {args.file}: {e}", file=sys.stderr)
+                return EXIT_ERROR
+        else:
+            raw = args.text
+        title, body = split_title(raw)
+        if not title and "\n" not in raw.strip():
+            title, body = raw.strip(), ""
+    node, rule_text = _rule(config, args.rule)
+    result = Matcher(config.keywords).match(
+        title, body, feed_tags=args.feed_tag or (), rule=node, explain=True
+    )
+    if args.json:
+        _out(
+            json.dumps(
+                {
+                    "flagged": result.flagged,
+                    "score": result.score,
+                    "topics": list(result.topics),
+                    "reasons": result.reasons_json(),
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        _out(render_explanation(result, rule_text, title))
+    return EXIT_OK
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    config = _load(args)
+    node, _ = _rule(config, args.rule)
+    matcher = Matcher(config.keywords)
+    if args.jsonl == "-":
+        errors = write_jsonl(match_lines(matcher, sys.stdin, node))
+    else:
+        try:
+            with open(args.jsonl, encoding="utf-8") as handle:
+                errors = write_jsonl(match_lines(matcher, handle, node))
+        except OSError as e:
+            print(f"error: cannot read {args.jsonl}: {e}", file=sys.stderr)
+            return EXIT_ERROR
+    if errors:
+        print(f"{errors} input line(s) could not be read; see their 'error' field", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 # -- entry point -------------------------------------------------------------------------
 
 
@@ -285,6 +358,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-backlog", action="store_true", help="hide backlog from first polls")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("explain", help="show how a text, file or web page is matched, and why")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="a headline, or a title line followed by the text")
+    source.add_argument("--file", help="a text file (first short line = title)")
+    source.add_argument("--url", help="a web page: fetched, and its article text extracted")
+    p.add_argument("--rule", help="a rule name from keywords.yaml, or a rule (default: default)")
+    p.add_argument(
+        "--feed-tag", action="append", metavar="TAG", help="as if from a feed with this tag"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("match", help="batch matching: JSON lines in, JSON lines out")
+    p.add_argument("--jsonl", required=True, metavar="FILE", help="input file, or - for stdin")
+    p.add_argument("--rule", help="a rule name from keywords.yaml, or a rule (default: default)")
+    p.set_defaults(func=cmd_match)
     return parser
 
 

@@ -263,7 +263,7 @@ def build_keywords(data: KeywordsFile, path: str) -> KeywordSet:
 
     keywords = KeywordSet(
         groups=groups,
-        terms=tuple(terms),
+        terms=_dedupe(terms),
         regexes=tuple(regexes),
         feed_tags=data.feed_tags,
         rules={},
@@ -283,6 +283,17 @@ def build_keywords(data: KeywordsFile, path: str) -> KeywordSet:
     if DEFAULT_RULE not in keywords.rules:
         raise ConfigError(path, "rules.default", "a default rule is required")
     return keywords
+
+
+def _dedupe(terms: list[Term]) -> tuple[Term, ...]:
+    """One entry per distinct term in a group (a term listed twice, or reached through
+    ``include`` as well, would otherwise count twice); the highest weight wins."""
+    best: dict[tuple[str, str, bool, bool, bool], Term] = {}
+    for term in terms:
+        key = (term.group, term.needle, term.exact_case, term.prefix, term.exclude)
+        if key not in best or term.weight > best[key].weight:
+            best[key] = term
+    return tuple(best.values())
 
 
 def _check_cycle(rules: dict[str, Node], start: str, path: str) -> None:

@@ -24,7 +24,7 @@ import ahocorasick
 
 from bot.match.keywords import KeywordSet, Term
 from bot.match.normalize import fold, normalize
-from bot.match.rules import Node, evaluate
+from bot.match.rules import Node, evaluate, trace
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class MatchResult:
     score: int
     topics: tuple[str, ...]
     reasons: tuple[GroupReason, ...]
+    #: the rule's top-level parts: (text, true?, detail)
+    trace: tuple[tuple[str, bool, str], ...] = ()
 
     def reasons_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.reasons]
@@ -225,8 +227,10 @@ class Matcher:
         *,
         feed_tags: Iterable[str] = (),
         rule: Node | None = None,
+        explain: bool = False,
     ) -> MatchResult:
-        """Score ``title`` + ``summary`` and decide with ``rule`` (default: the default rule)."""
+        """Score ``title`` + ``summary`` and decide with ``rule`` (default: the default rule).
+        ``explain`` also records which parts of the rule held."""
         kw = self.keywords
         settings = kw.settings
         text, zones = self._assemble(title, summary)
@@ -259,12 +263,9 @@ class Matcher:
             for g, grp in kw.groups.items()
         }
         strengths = {g: 1 - math.exp(-s / settings.strength_scale) for g, s in scores.items()}
+        node = rule if rule is not None else kw.rule(None)
         evaluation = evaluate(
-            rule if rule is not None else kw.rule(None),
-            present=present,
-            scores=scores,
-            strengths=strengths,
-            macros=kw.rules,
+            node, present=present, scores=scores, strengths=strengths, macros=kw.rules
         )
         reasons = tuple(
             GroupReason(
@@ -283,6 +284,9 @@ class Matcher:
             score=round(100 * evaluation.strength),
             topics=topics,
             reasons=reasons,
+            trace=tuple(trace(node, present=present, scores=scores, macros=kw.rules))
+            if explain
+            else (),
         )
 
     def match_many(

@@ -219,3 +219,45 @@ def evaluate(
 
     decision, strength = walk(node)
     return Evaluation(decision, strength)
+
+
+def render(node: Node) -> str:
+    """The rule as text (for explanations)."""
+    if isinstance(node, Name):
+        return node.name
+    if isinstance(node, Not):
+        return f"NOT {render(node.child)}"
+    if isinstance(node, And | Or):
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return joiner.join(
+            f"({render(c)})" if isinstance(c, And | Or) else render(c) for c in node.children
+        )
+    right = node.right.name if isinstance(node.right, Name) else f"{node.right:g}"
+    return f"{node.left.name} {node.op} {right}"
+
+
+def trace(
+    node: Node,
+    *,
+    present: Mapping[str, bool],
+    scores: Mapping[str, float],
+    macros: Mapping[str, Node],
+) -> list[tuple[str, bool, str]]:
+    """The rule's top-level AND parts (named rules expanded once), each with its truth and,
+    for comparisons, the scores compared: what ``explain`` shows."""
+    while isinstance(node, Name) and node.name in macros:
+        node = macros[node.name]
+    parts = node.children if isinstance(node, And) else (node,)
+    out = []
+    for part in parts:
+        value = evaluate(part, present=present, scores=scores, strengths={}, macros=macros).decision
+        detail = ""
+        if isinstance(part, Compare):
+            right = (
+                part.right if isinstance(part.right, float) else scores.get(part.right.name, 0.0)
+            )
+            detail = f"{scores.get(part.left.name, 0.0):.1f} vs {right:.1f}"
+        elif isinstance(part, Name) and part.name in macros:
+            detail = render(macros[part.name])
+        out.append((render(part), value, detail))
+    return out
