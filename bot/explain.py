@@ -53,7 +53,7 @@ def render_explanation(result: MatchResult, rule_text: str, title: str) -> str:
     lines.append(f"  {'GROUP':<16}{'SCORE':>6}  {'':<8} TERMS (where found, contribution)")
     for reason in result.reasons:
         terms = ", ".join(
-            f"{t.term} ({t.where}{' x' + str(t.count) if t.count > 1 else ''}, {t.contribution:.1f})"
+            f"{t.term} ({t.where}{f' x{t.count}' if t.count > 1 else ''}, {t.contribution:.1f})"
             for t in reason.terms
         )
         status = "present" if reason.present else "weak"

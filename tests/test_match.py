@@ -175,7 +175,7 @@ def test_regex_terms():
 
 @pytest.mark.parametrize("pattern", [r"(a+)+b", r"(\w*)*x", r"([a-z]+){2,}"])
 def test_pathological_regex_is_rejected(pattern):
-    with pytest.raises(ValueError, match="nested repetition|repeats a repeated group"):
+    with pytest.raises(ValueError, match="repeats a repeated group"):
         matcher(groups={**BASE["groups"], "x": {"terms": [{"regex": pattern}]}})
 
 
@@ -220,7 +220,7 @@ def test_rule_operators(m):
 
 def test_config_errors_name_the_key(tmp_path: Path):
     bad = {**BASE, "rules": {"default": "japan AND"}}
-    with pytest.raises(RuleSyntaxError, match="rules.default"):
+    with pytest.raises(RuleSyntaxError, match=r"rules\.default"):
         build_keywords(KeywordsFile.model_validate(bad), "keywords.yaml")
     cyclic = {**BASE, "rules": {"a": "b", "b": "a", "default": "a"}}
     with pytest.raises(ConfigError, match="refers to itself"):
@@ -229,7 +229,7 @@ def test_config_errors_name_the_key(tmp_path: Path):
     with pytest.raises(ConfigError, match="default rule is required"):
         build_keywords(KeywordsFile.model_validate(no_default), "keywords.yaml")
     unknown_tag_group = {**BASE, "feed_tags": {"x": {"nope": 1}}}
-    with pytest.raises(ConfigError, match="feed_tags.x.nope"):
+    with pytest.raises(ConfigError, match=r"feed_tags\.x\.nope"):
         build_keywords(KeywordsFile.model_validate(unknown_tag_group), "keywords.yaml")
 
 
