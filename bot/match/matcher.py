@@ -15,16 +15,17 @@ decision    = the rule over present groups;  score 0-100 = the rule's fuzzy stre
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
-from bot.match.keywords import KeywordSet, Term
+from bot.match.keywords import KeywordSet
 from bot.match.normalize import fold, normalize
-from bot.match.rules import Node, evaluate, trace
+from bot.match.rules import Compiled, Node, compile_rule, trace
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,7 @@ class MatchResult:
         return " · ".join(parts)
 
 
-def _is_latin(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
+_LATIN = frozenset(string.ascii_letters + string.digits)
 
 
 TITLE_MAX_CHARS = 200
@@ -103,25 +103,12 @@ def split_title(text: str) -> tuple[str, str]:
 
 @dataclass
 class _Zones:
-    """Maps an offset in the matched text to its zone name and weight."""
+    """Where the title ends, the body starts, and which body spans are boilerplate."""
 
     title_end: int
     body_start: int
     # (start, end) spans of boilerplate inside the body
     boilerplate: list[tuple[int, int]]
-
-    def at(self, offset: int, s: Any) -> tuple[str, float]:
-        if offset < self.title_end:
-            return "title", s.title_weight
-        for start, end in self.boilerplate:
-            if start <= offset < end:
-                return "boilerplate", 0.0
-        position = offset - self.body_start
-        if position < s.lede_chars:
-            return "lede", s.lede_weight
-        if position < s.tail_after_chars:
-            return "body", s.body_weight
-        return "tail", s.tail_weight
 
 
 class Matcher:
@@ -129,17 +116,39 @@ class Matcher:
 
     def __init__(self, keywords: KeywordSet) -> None:
         self.keywords = keywords
-        self.automaton = ahocorasick.Automaton()
+        # One automaton over the folded needles; a needle shared by several terms (the same
+        # word in two groups, or in two cases) maps to all of them.
         by_needle: dict[str, list[int]] = {}
         for index, term in enumerate(keywords.terms):
             by_needle.setdefault(fold(term.needle), []).append(index)
-        for needle, indexes in by_needle.items():
-            self.automaton.add_word(needle, (len(needle), tuple(indexes)))
-        if by_needle:
-            self.automaton.make_automaton()
-        self._longest = max((len(n) for n in by_needle), default=0)
-        self._inline = [fold(normalize(m)) for m in keywords.boilerplate.inline_markers]
-        self._block = [fold(normalize(m)) for m in keywords.boilerplate.block_markers]
+        self._needles = list(by_needle)
+        self._needle_terms = [tuple(by_needle[n]) for n in self._needles]
+        self.automaton = ahocorasick_rs.AhoCorasick(self._needles) if self._needles else None
+        self._containable, self._coverers = self._containment()
+        inline = [re.escape(fold(normalize(m))) for m in keywords.boilerplate.inline_markers]
+        self._inline = re.compile("|".join(inline)) if inline else None
+        self._block = tuple(fold(normalize(m)) for m in keywords.boilerplate.block_markers)
+        # id(rule) -> (rule, compiled); holding the rule keeps its id from being reused
+        self._compiled: dict[int, tuple[Node, Compiled]] = {}
+
+    def _containment(self) -> tuple[frozenset[int], frozenset[int]]:
+        """Which terms can be covered by a longer one (its own group's, an exclusion phrase,
+        or a group it yields to), and which terms can cover. Only these need the
+        containment check per hit; for every other hit the answer is known in advance."""
+        groups = self.keywords.groups
+        terms = self.keywords.terms
+        folded = [fold(t.needle) for t in terms]
+        covered, covering = set(), set()
+        for index, term in enumerate(terms):
+            for other_index, other in enumerate(terms):
+                if (
+                    len(folded[other_index]) > len(folded[index])
+                    and folded[index] in folded[other_index]
+                    and (other.group == term.group or other.group in groups[term.group].yields_to)
+                ):
+                    covered.add(index)
+                    covering.add(other_index)
+        return frozenset(covered), frozenset(covering)
 
     # -- text and zones --------------------------------------------------------------
 
@@ -161,64 +170,73 @@ class Matcher:
             # A teaser list starts with a marker ("RELATED RESOURCE") or a bare separator
             # line ("-", "•", "|"), and lasts until a real paragraph.
             if not in_block and (
-                any(folded.startswith(m) for m in self._block) or not any(c.isalnum() for c in line)
+                folded.startswith(self._block) or not any(c.isalnum() for c in line)
             ):
                 in_block = True
             if in_block:
                 spans.append((offset, offset + len(line)))
-            else:
-                cut = min((i for i in (folded.find(m) for m in self._inline) if i >= 0), default=-1)
-                if cut >= 0:
-                    spans.append((offset + cut, offset + len(line)))
+            elif self._inline is not None:
+                marker = self._inline.search(folded)
+                if marker:
+                    spans.append((offset + marker.start(), offset + len(line)))
             parts += [line, "\n"]
             offset += len(line) + 1
         return "".join(parts), _Zones(len(title_n), body_start, spans)
 
     # -- matching ----------------------------------------------------------------------
 
-    def _hits(self, text: str) -> list[tuple[Term | None, str, str, float, int, int]]:
-        """(term, group, label, weight, start, end) for every valid hit; end is exclusive."""
+    def _hits(self, text: str) -> list[tuple[str, str, float, int]]:
+        """(group, term label, weight, start offset) for every hit that counts."""
         terms = self.keywords.terms
+        containable = self._containable
         folded = fold(text)
         n = len(text)
-        raw: list[tuple[Term, int, int]] = []
-        for end, (length, indexes) in self.automaton.iter(folded):
-            start = end - length + 1
-            stop = end + 1
-            for index in indexes:
+        raw: list[tuple[int, int, int]] = []  # (term index, start, stop)
+        found = (
+            self.automaton.find_matches_as_indexes(folded, overlapping=True)
+            if self.automaton is not None
+            else []
+        )
+        for needle, start, stop in found:
+            for index in self._needle_terms[needle]:
                 term = terms[index]
-                if term.latin_start and start > 0 and _is_latin(text[start - 1]):
+                if term.latin_start and start > 0 and text[start - 1] in _LATIN:
                     continue
-                if term.latin_end and stop < n and _is_latin(text[stop]):
+                if term.latin_end and stop < n and text[stop] in _LATIN:
                     continue
                 if term.exact_case and text[start:stop] != term.needle:
                     continue
-                raw.append((term, start, stop))
-        out: list[tuple[Term | None, str, str, float, int, int]] = []
-        groups = self.keywords.groups
-        raw.sort(key=lambda h: h[1])
-        starts = [h[1] for h in raw]
-        for term, start, stop in raw:
+                raw.append((index, start, stop))
+        out: list[tuple[str, str, float, int]] = []
+        # Hits of the (few) terms that can cover another; usually none in a given text.
+        coverers = [h for h in raw if h[0] in self._coverers]
+        for index, start, stop in raw:
+            term = terms[index]
             if term.exclude:
                 continue
-            yields = groups[term.group].yields_to
-            covered = False
-            # Only a hit starting at most one needle-length earlier can contain this one.
-            for other, ostart, ostop in raw[
-                bisect_left(starts, start - self._longest) : bisect_right(starts, start)
-            ]:
-                longer = ostop >= stop and (ostop - ostart) > (stop - start)
-                # inside a longer hit of its own group or exclusion, or of a group it yields to
-                if longer and (other.group == term.group or other.group in yields):
-                    covered = True
-                    break
-            if not covered:
-                out.append((term, term.group, term.text, term.weight, start, stop))
+            if coverers and index in containable and self._covered(coverers, index, start, stop):
+                continue
+            out.append((term.group, term.text, term.weight, start))
         for rx in self.keywords.regexes:
             for m in rx.pattern.finditer(text):
                 if m.end() > m.start():
-                    out.append((None, rx.group, rx.text, rx.weight, m.start(), m.end()))
+                    out.append((rx.group, rx.text, rx.weight, m.start()))
         return out
+
+    def _covered(
+        self, coverers: list[tuple[int, int, int]], index: int, start: int, stop: int
+    ) -> bool:
+        """True if the hit lies inside a longer hit of its own group, of one of its group's
+        exclusion phrases, or of a group it yields to."""
+        terms = self.keywords.terms
+        group = terms[index].group
+        yields = self.keywords.groups[group].yields_to
+        for other_index, ostart, ostop in coverers:
+            if ostart <= start and stop <= ostop and (ostop - ostart) > (stop - start):
+                other = terms[other_index].group
+                if other == group or other in yields:
+                    return True
+        return False
 
     def match(
         self,
@@ -234,18 +252,37 @@ class Matcher:
         kw = self.keywords
         settings = kw.settings
         text, zones = self._assemble(title, summary)
+        # Zone boundaries as plain numbers: this loop runs for every hit of every article.
+        title_end = zones.title_end
+        lede_end = zones.body_start + settings.lede_chars
+        tail_start = zones.body_start + settings.tail_after_chars
+        spans = zones.boilerplate
+        title_w, lede_w = settings.title_weight, settings.lede_weight
+        body_w, tail_w = settings.body_weight, settings.tail_weight
         # (group, term) -> [best contribution, where, count, sum of the others]
         found: dict[tuple[str, str], list[Any]] = {}
-        for _term, group, label, weight, start, _stop in self._hits(text):
-            where, zone_weight = zones.at(start, settings)
+        for group, label, weight, start in self._hits(text):
+            if start < title_end:
+                where, zone_weight = "title", title_w
+            elif spans and any(a <= start < b for a, b in spans):
+                where, zone_weight = "boilerplate", 0.0
+            elif start < lede_end:
+                where, zone_weight = "lede", lede_w
+            elif start < tail_start:
+                where, zone_weight = "body", body_w
+            else:
+                where, zone_weight = "tail", tail_w
             value = weight * zone_weight
-            entry = found.setdefault((group, label), [0.0, where, 0, 0.0])
-            entry[2] += 1
-            if value > entry[0]:
+            entry = found.get((group, label))
+            if entry is None:
+                found[(group, label)] = [value, where, 1, 0.0]
+            elif value > entry[0]:
                 entry[3] += entry[0]
                 entry[0], entry[1] = value, where
+                entry[2] += 1
             else:
                 entry[3] += value
+                entry[2] += 1
         scores: dict[str, float] = {}
         details: dict[str, list[TermHit]] = {}
         for (group, label), (best, where, count, rest) in found.items():
@@ -258,30 +295,30 @@ class Matcher:
             for group, boost in kw.feed_tags.get(tag, {}).items():
                 scores[group] = scores.get(group, 0.0) + boost
                 details.setdefault(group, []).append(TermHit(f"feed tag {tag}", "feed", 1, boost))
-        present = {
-            g: scores.get(g, 0.0) >= grp.min_score and scores.get(g, 0.0) > 0
-            for g, grp in kw.groups.items()
-        }
+        groups = kw.groups
+        # Absent groups are simply missing: the rule reads them as false / 0.
+        present = {g: v > 0 and v >= groups[g].min_score for g, v in scores.items()}
         strengths = {g: 1 - math.exp(-s / settings.strength_scale) for g, s in scores.items()}
         node = rule if rule is not None else kw.rule(None)
-        evaluation = evaluate(
-            node, present=present, scores=scores, strengths=strengths, macros=kw.rules
-        )
+        cached = self._compiled.get(id(node))
+        if cached is None or cached[0] is not node:
+            cached = self._compiled[id(node)] = (node, compile_rule(node, kw.rules))
+        decision, strength = cached[1](present, scores, strengths)
         reasons = tuple(
             GroupReason(
                 group=g,
                 label=kw.groups[g].label,
                 kind=kw.groups[g].kind,
                 score=scores[g],
-                present=present[g],
+                present=present.get(g, False),
                 terms=tuple(sorted(details[g], key=lambda t: -t.contribution)),
             )
             for g in sorted(scores, key=lambda g: -scores[g])
         )
         topics = tuple(r.group for r in reasons if r.present and r.kind == "topic")
         return MatchResult(
-            flagged=evaluation.decision,
-            score=round(100 * evaluation.strength),
+            flagged=decision,
+            score=round(100 * strength),
             topics=topics,
             reasons=reasons,
             trace=tuple(trace(node, present=present, scores=scores, macros=kw.rules))
