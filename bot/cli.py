@@ -67,7 +67,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def _outcome_line(o: FeedOutcome) -> str:
     if o.status == "ok":
-        text = f"new {o.new}, backlog {o.backlog}, edited {o.edited}, seen {o.seen}"
+        text = (
+            f"new {o.new} ({o.flagged} flagged), backlog {o.backlog}, edited {o.edited}, "
+            f"seen {o.seen}"
+        )
     elif o.status == "unchanged":
         text = "unchanged (same body as last time)"
     elif o.status == "not_modified":
@@ -109,7 +112,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
         for s in ("ok", "unchanged", "not_modified", "skipped", "error")
     }
     _out(
-        f"total: {len(outcomes)} feeds, {sum(o.new for o in outcomes)} new articles, "
+        f"total: {len(outcomes)} feeds, {sum(o.new for o in outcomes)} new articles "
+        f"({sum(o.flagged for o in outcomes)} flagged), "
         f"{sum(o.backlog for o in outcomes)} backlog, {sum(o.edited for o in outcomes)} edited; "
         f"{totals['ok']} parsed, {totals['unchanged']} unchanged, "
         f"{totals['not_modified']} not modified, {totals['skipped']} skipped, "
@@ -223,8 +227,12 @@ def article_json(item: StoredArticle) -> dict[str, Any]:
         "backlog": item.backlog,
         "sources": list(item.sources),
     }
-    for key, value in item.extra.items():
-        data[key] = json.loads(value) if key in ("topics", "reasons") and value else value
+    extra = item.extra
+    data["flagged"] = bool(extra.get("flagged"))
+    data["score"] = extra.get("score")
+    data["topics"] = json.loads(extra.get("topics") or "[]")
+    data["reasons"] = json.loads(extra.get("reasons") or "[]")
+    data["matched_at"] = extra.get("matched_at")
     return data
 
 
@@ -233,7 +241,12 @@ def cmd_articles(args: argparse.Namespace) -> int:
     since = parse_since(args.since, config.bot.timezone, datetime.now(UTC)) if args.since else None
     store = _store(args)
     try:
-        items = store.articles(since=since, limit=args.limit, include_backlog=not args.no_backlog)
+        items = store.articles(
+            since=since,
+            limit=args.limit,
+            include_backlog=not args.no_backlog,
+            flagged_only=args.flagged,
+        )
     finally:
         store.close()
     if args.json:
@@ -243,6 +256,9 @@ def cmd_articles(args: argparse.Namespace) -> int:
         a = item.article
         flags = " [backlog]" if item.backlog else ""
         flags += " [edited]" if item.edited_at else ""
+        if item.extra.get("flagged"):
+            topics = ", ".join(json.loads(item.extra.get("topics") or "[]"))
+            flags += f" [FLAGGED {item.extra.get('score')}: {topics}]"
         also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
         _out(f"{_local(config, a.published)}  {a.feed}{also}{flags}\n  {a.title}\n  {a.link}")
     _out(f"{len(items)} articles")
@@ -356,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="WHEN", help="a duration (24h, 7d) or a date/time")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--no-backlog", action="store_true", help="hide backlog from first polls")
+    p.add_argument("--flagged", action="store_true", help="only articles the matcher flagged")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_articles)
 

@@ -4,7 +4,8 @@
         result = fetch(url, validators)         # 304 -> done, nothing parsed
         if hash(body) == stored hash: done      # servers without validators
         articles = parse(body) in a worker process (feedparser is CPU-bound)
-        store(articles)                         # new / edited / seen, backlog on first poll
+        matches  = match(articles) in the same worker (not the backlog of a first poll)
+        store(articles, matches)                # new / edited / seen, backlog on first poll
         save validators and health              # only after the batch is stored
 
 Failures are recorded on the feed (kind, message, consecutive count) and the feed is
@@ -19,7 +20,7 @@ import logging
 import multiprocessing
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ import httpx
 from bot.config import Config, FeedConfig
 from bot.errors import FeedError
 from bot.fetch import Fetcher
+from bot.match import KeywordSet, Matcher, MatchResult
 from bot.models import FetchResult, ParsedFeed
 from bot.parse import parse_feed
 from bot.store import Store, StoreResult
@@ -63,10 +65,16 @@ class FeedOutcome:
     next_poll: datetime | None = None
     elapsed: float = 0.0
     warnings: tuple[str, ...] = field(default=())
+    #: new articles the matcher flagged (alerts look at these)
+    flagged_ids: tuple[int, ...] = ()
 
     @property
     def new(self) -> int:
         return len(self.new_ids)
+
+    @property
+    def flagged(self) -> int:
+        return len(self.flagged_ids)
 
 
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
@@ -76,12 +84,52 @@ def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) ->
     return delay * rng.uniform(*BACKOFF_JITTER)
 
 
-def _parse_executor(feed_count: int, workers: int) -> Executor | None:
+_WORKER_MATCHER: Matcher | None = None
+
+
+def _init_worker(keywords: KeywordSet) -> None:
+    """Build the matcher once per worker process (the automaton is not picklable)."""
+    global _WORKER_MATCHER
+    _WORKER_MATCHER = Matcher(keywords)
+
+
+def parse_and_match(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    feed: FeedConfig,
+    url: str,
+    now: datetime,
+    match_since: datetime | None,
+    matcher: Matcher | None = None,
+) -> tuple[ParsedFeed, dict[str, MatchResult]]:
+    """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker.
+    ``matcher`` is None in worker processes, which use the one built by their initializer.
+    Entries older than ``match_since`` (the backlog of a first poll) are not matched."""
+    parsed = parse_feed(
+        body, headers, feed=feed.name, url=url, now=now, language_hint=feed.language
+    )
+    active = matcher or _WORKER_MATCHER
+    assert active is not None, "worker started without _init_worker"
+    matches = {
+        a.entry_id: active.match(a.title, a.summary, feed_tags=feed.tags)
+        for a in parsed.articles
+        if match_since is None or a.published >= match_since
+    }
+    return parsed, matches
+
+
+def _parse_executor(feed_count: int, workers: int, keywords: KeywordSet) -> Executor | None:
     workers = workers or os.cpu_count() or 1
     if feed_count < PROCESS_POOL_MIN_FEEDS or workers < 2:
         return None  # the event loop's default thread pool
     # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(keywords,),
+    )
 
 
 class Poller:
@@ -104,6 +152,7 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self.on_stored = on_stored
+        self.matcher = Matcher(config.keywords)
 
     async def poll(
         self, feeds: Sequence[FeedConfig] | None = None, *, force: bool = False
@@ -111,7 +160,9 @@ class Poller:
         """Poll ``feeds`` (default: every enabled feed) once. ``force`` ignores backoff and
         server-requested delays. Never raises for a feed's failure."""
         targets = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
-        executor = _parse_executor(len(targets), self.config.bot.poll.parse_workers)
+        executor = _parse_executor(
+            len(targets), self.config.bot.poll.parse_workers, self.config.keywords
+        )
         try:
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
@@ -210,16 +261,19 @@ class Poller:
             )
             return self._outcome(feed, "unchanged", next_poll, result, warnings=warnings)
         loop = asyncio.get_running_loop()
-        parsed: ParsedFeed = await loop.run_in_executor(
+        backlog_window = timedelta(hours=self.config.bot.poll.backlog_hours)
+        parsed, matches = await loop.run_in_executor(
             executor,
             partial(
-                parse_feed,
+                parse_and_match,
                 result.body,
                 result.headers,
-                feed=feed.name,
+                feed=feed,
                 url=result.final_url or result.url,
                 now=now,
-                language_hint=feed.language,
+                match_since=now - backlog_window if first else None,
+                # in-process: our matcher; worker processes have their own
+                matcher=self.matcher if executor is None else None,
             ),
         )
         warnings += parsed.warnings
@@ -228,7 +282,8 @@ class Poller:
             parsed.articles,
             now=now,
             first_poll=first,
-            backlog_window=timedelta(hours=self.config.bot.poll.backlog_hours),
+            backlog_window=backlog_window,
+            matches=matches,
         )
         if self.on_stored is not None:
             self.on_stored(feed.name, stored)
@@ -249,6 +304,7 @@ class Poller:
             feed.name,
             "ok",
             new_ids=stored.new,
+            flagged_ids=self.store.flagged_among(stored.new),
             backlog=stored.backlog,
             edited=len(stored.edited),
             seen=stored.unchanged,

@@ -17,7 +17,7 @@ import hashlib
 import json
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StorageError
+from bot.match import MatchResult
 from bot.models import Article, FeedState
 
 DB_FILE = "bot.sqlite3"
@@ -86,6 +87,15 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (feed, entry_id)
     );
     CREATE INDEX entries_article ON entries(article_id);
+    """,
+    # 2: what the matcher decided, and why
+    """
+    ALTER TABLE articles ADD COLUMN flagged INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN score INTEGER;
+    ALTER TABLE articles ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE articles ADD COLUMN matched_at TEXT;
+    CREATE INDEX articles_flagged ON articles(flagged, first_seen);
     """,
 ]
 
@@ -327,8 +337,12 @@ class Store:
         now: datetime,
         first_poll: bool,
         backlog_window: timedelta,
+        matches: Mapping[str, MatchResult] | None = None,
     ) -> StoreResult:
-        """Store one feed's parsed batch in one transaction (see the module docstring)."""
+        """Store one feed's parsed batch in one transaction (see the module docstring).
+        ``matches`` (by entry id) are saved for new and edited articles; a story seen again
+        in another feed keeps the better of its two matches."""
+        matches = matches or {}
         cutoff = now - backlog_window
         batch_ids = {a.entry_id for a in articles}
         new: list[int] = []
@@ -349,16 +363,17 @@ class Store:
                             (feed, article.entry_id, row["id"], article.link, _iso(now)),
                         )
                 if row is not None:
-                    same_feed_edit = row["content_hash"] != article.content_hash and (
-                        db.execute("SELECT feed FROM articles WHERE id=?", (row["id"],)).fetchone()[
-                            "feed"
-                        ]
-                        == feed
-                    )
-                    if same_feed_edit:
+                    owner = db.execute("SELECT feed FROM articles WHERE id=?", (row["id"],))
+                    same_feed = owner.fetchone()["feed"] == feed
+                    match = matches.get(article.entry_id)
+                    if same_feed and row["content_hash"] != article.content_hash:
                         self._update(row["id"], article, now)
+                        if match is not None:
+                            self._set_match(row["id"], match, now)
                         edited.append(row["id"])
                     else:
+                        if not same_feed and match is not None:
+                            self._upgrade_match(row["id"], match, now)
                         unchanged += 1
                     db.execute("UPDATE articles SET last_seen=? WHERE id=?", (_iso(now), row["id"]))
                     continue
@@ -366,6 +381,9 @@ class Store:
                     article.date_source == "first_seen" or article.published < cutoff
                 )
                 article_id = self._insert(article, now, is_backlog)
+                match = matches.get(article.entry_id)
+                if match is not None:
+                    self._set_match(article_id, match, now)
                 db.execute(
                     "INSERT INTO entries VALUES (?,?,?,?,?)",
                     (feed, article.entry_id, article_id, article.link, _iso(now)),
@@ -452,6 +470,27 @@ class Store:
             ),
         )
 
+    def _set_match(self, article_id: int, match: MatchResult, now: datetime) -> None:
+        self.db.execute(
+            "UPDATE articles SET flagged=?, score=?, topics=?, reasons=?, matched_at=? WHERE id=?",
+            (
+                int(match.flagged),
+                match.score,
+                json.dumps(list(match.topics)),
+                json.dumps(match.reasons_json(), ensure_ascii=False),
+                _iso(now),
+                article_id,
+            ),
+        )
+
+    def _upgrade_match(self, article_id: int, match: MatchResult, now: datetime) -> None:
+        row = self.db.execute(
+            "SELECT flagged, score FROM articles WHERE id=?", (article_id,)
+        ).fetchone()
+        better = (match.flagged, match.score) > (bool(row["flagged"]), row["score"] or 0)
+        if better:
+            self._set_match(article_id, match, now)
+
     def articles(
         self,
         *,
@@ -459,9 +498,12 @@ class Store:
         limit: int | None = None,
         ids: Iterable[int] | None = None,
         include_backlog: bool = True,
+        flagged_only: bool = False,
     ) -> list[StoredArticle]:
         """Stored articles, newest published first."""
         where, params = ["1=1"], []
+        if flagged_only:
+            where.append("flagged = 1")
         if since is not None:
             where.append("published >= ?")
             params.append(_iso(since))
@@ -512,6 +554,16 @@ class Store:
             # sqlite3.Row iterates values, not keys: .keys() is required here.
             extra={k: row[k] for k in row.keys() if k not in _BASE_COLUMNS},  # noqa: SIM118
         )
+
+    def flagged_among(self, ids: Sequence[int]) -> tuple[int, ...]:
+        """Which of the article ``ids`` are flagged."""
+        if not ids:
+            return ()
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(
+            f"SELECT id FROM articles WHERE flagged=1 AND id IN ({marks})", [*ids]
+        ).fetchall()
+        return tuple(r[0] for r in rows)
 
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])

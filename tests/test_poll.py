@@ -425,3 +425,111 @@ def test_poll_once_cli_summary_and_restart_adds_nothing(
     assert by_name["ok-feed"]["articles"] == 3 and by_name["ok-feed"]["next_poll"]
     table = run_bot(*args, "feeds")
     assert "FEED" in table.out and "failing" in table.out and "HTTP 500" in table.out
+
+
+def policy_rss(items: list[tuple[str, str, str]]) -> bytes:
+    """(guid, title, link) items published an hour ago."""
+    return feeds.rss(
+        [feeds.item(t, link, guid=g, published=NOW - timedelta(hours=1)) for g, t, link in items]
+    )
+
+
+def test_polling_matches_new_articles_and_records_why(feed_server, make_config, tmp_path):
+    url = feed_server.route(
+        "/news.xml",
+        body=policy_rss(
+            [
+                ("1", "政府、半導体の研究拠点に補助金", "https://n.example.jp/1"),
+                ("2", "大谷翔平、MVPに選出", "https://n.example.jp/2"),
+                ("3", "US expands chip export curbs on China", "https://n.example.jp/3"),
+            ]
+        ),
+    )
+    config = make_config([{"name": "news", "url": url, "language": "ja"}])
+    outcomes, articles, _ = poll(config, tmp_path / "d")
+    assert outcomes["news"].new == 3 and outcomes["news"].flagged == 1
+    by_title = {a.article.title: a.extra for a in articles}
+    hit = by_title["政府、半導体の研究拠点に補助金"]
+    assert hit["flagged"] == 1 and hit["score"] > 50
+    assert json.loads(hit["topics"]) == ["semiconductors"]
+    reasons = {r["group"]: r for r in json.loads(hit["reasons"])}
+    assert reasons["jpgov"]["terms"][0]["term"] == "政府"
+    assert by_title["大谷翔平、MVPに選出"]["flagged"] == 0
+    assert by_title["US expands chip export curbs on China"]["flagged"] == 0
+
+
+def test_first_poll_backlog_is_not_matched(feed_server, make_config, tmp_path):
+    old = feeds.item(
+        "政府、AI戦略を改定",
+        "https://o.example.jp/old",
+        guid="old",
+        published=NOW - timedelta(days=30),
+    )
+    new = feeds.item(
+        "政府、量子技術に予算",
+        "https://o.example.jp/new",
+        guid="new",
+        published=NOW - timedelta(hours=1),
+    )
+    url = feed_server.route("/o.xml", body=feeds.rss([new, old]))
+    config = make_config([{"name": "o", "url": url}])
+    _, articles, _ = poll(config, tmp_path / "d")
+    by_title = {a.article.title: a for a in articles}
+    assert (
+        by_title["政府、AI戦略を改定"].backlog
+        and by_title["政府、AI戦略を改定"].extra["matched_at"] is None
+    )
+    assert by_title["政府、量子技術に予算"].extra["flagged"] == 1
+
+
+def test_ministry_feed_tag_upgrades_a_story_first_seen_elsewhere(
+    feed_server, make_config, tmp_path
+):
+    # A press release title without "government" in it: only the ministry feed's tag
+    # gives the context. The wire copy arrives first and is not flagged on its own.
+    wire = feed_server.route(
+        "/wire.xml",
+        body=policy_rss([("w1", "半導体の研究拠点の公募を開始", "https://meti.example.go.jp/p/1")]),
+    )
+    config = make_config([{"name": "wire", "url": wire}])
+    _, articles, _ = poll(config, tmp_path / "d")
+    assert articles[0].extra["flagged"] == 0
+    ministry = feed_server.route(
+        "/meti.xml",
+        body=policy_rss(
+            [
+                (
+                    "m1",
+                    "半導体の研究拠点の公募を開始します",
+                    "https://meti.example.go.jp/p/1?utm_source=rss",
+                )
+            ]
+        ),
+    )
+    config = make_config(
+        [{"name": "wire", "url": wire}, {"name": "meti", "url": ministry, "tags": ["jp-gov"]}]
+    )
+    outcomes, articles, _ = poll(config, tmp_path / "d", force=True)
+    assert outcomes["meti"].new == 0  # the same story
+    [story] = articles
+    assert story.extra["flagged"] == 1 and set(story.sources) == {"wire", "meti"}
+
+
+def test_articles_cli_flagged_filter(feed_server, make_config, tmp_path, run_bot):
+    url = feed_server.route(
+        "/f.xml",
+        body=policy_rss(
+            [
+                ("1", "政府、AI推進法案を閣議決定", "https://f.example.jp/1"),
+                ("2", "紅葉が見頃", "https://f.example.jp/2"),
+            ]
+        ),
+    )
+    config = make_config([{"name": "f", "url": url}])
+    args = ("--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert "(1 flagged)" in run_bot(*args, "poll", "--once").out
+    listing = json.loads(run_bot(*args, "articles", "--flagged", "--json").out)
+    assert [a["title"] for a in listing] == ["政府、AI推進法案を閣議決定"]
+    assert listing[0]["topics"] == ["ai"] and listing[0]["reasons"]
+    text = run_bot(*args, "articles").out
+    assert "[FLAGGED" in text and "2 articles" in text

@@ -183,3 +183,27 @@ def test_identity_lookups_use_an_index(store, query):
         for r in store.db.execute("EXPLAIN QUERY PLAN " + query, ("x", "y")[: query.count("?")])
     )
     assert "SCAN" not in plan, plan
+
+
+def test_migration_from_version_1_keeps_articles(tmp_path):
+    import bot.store as store_module
+
+    # Build a version-1 database with the first migration only, as an old install would have.
+    db = sqlite3.connect(tmp_path / "bot.sqlite3")
+    for statement in store_module._MIGRATIONS[0].split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.execute("PRAGMA user_version=1")
+    db.execute(
+        "INSERT INTO articles(feed, entry_id, canonical_link, title, link, summary, published,"
+        " date_source, language, content_hash, first_seen, last_seen) VALUES"
+        " ('f','1','https://ex.jp/1','t','https://ex.jp/1','s','2026-11-20T00:00:00+00:00',"
+        " 'published','ja','h','2026-11-20T00:00:00+00:00','2026-11-20T00:00:00+00:00')"
+    )
+    db.commit()
+    db.close()
+    s = Store(tmp_path)
+    assert s.schema_version == len(store_module._MIGRATIONS)
+    [old] = s.articles()
+    assert old.article.title == "t" and old.extra["flagged"] == 0 and old.extra["score"] is None
+    s.close()
