@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,7 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
             ]
             (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n")
             (cfg / "bot.yaml").write_text("timezone: Asia/Tokyo\n")
+            shutil.copy(ROOT / "config" / "keywords.yaml", cfg / "keywords.yaml")
             data = Path(tmp) / "data"
             cmd = [PY, "-m", "bot", "--config", str(cfg), "--data-dir", str(data), "poll", "--once"]
             print(

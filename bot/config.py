@@ -26,6 +26,8 @@ from pydantic import (
 
 from bot.errors import ConfigError
 from bot.match.keywords import KeywordSet, load_keywords
+from bot.match.rules import Node
+from bot.schedule import cron_trigger
 from bot.yamlio import read_yaml, validate_file
 
 FEEDS_FILE = "feeds.yaml"
@@ -146,10 +148,96 @@ def _check_timezone(value: str) -> str:
 TimeZoneName = Annotated[str, BeforeValidator(_check_timezone)]
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CGD][A-Z0-9]{6,})$")
+
+
+class SubscriptionConfig(_Model):
+    """Who gets which articles, where and when (see README "Subscriptions")."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    #: a channel ("#name" or an ID such as C0123ABCD), posted with SLACK_BOT_TOKEN
+    channel: str | None = None
+    #: or: the name of the environment variable holding an incoming webhook URL
+    webhook_env: str | None = None
+    #: a rule name from keywords.yaml, or a rule; default: the "default" rule
+    rule: str | None = None
+    #: five-field cron, standard meaning (0 and 7 are Sunday)
+    schedule: str = "0 9,17 * * mon-fri"
+    #: default: the global timezone
+    timezone: TimeZoneName | None = None
+    title: str | None = Field(None, max_length=80)
+    min_score: int = Field(0, ge=0, le=100)
+    max_items: int = Field(40, ge=1, le=500)
+    post_empty: bool = False
+    #: articles scoring at least this are posted at once, not kept for the digest
+    alert_score: int | None = Field(None, ge=1, le=100)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and not _CHANNEL.match(value):
+            raise ValueError(
+                f"{value!r} is not a channel: use '#name' (lowercase) "
+                "or a channel ID like C0123ABCD"
+            )
+        return value
+
+    @field_validator("webhook_env")
+    @classmethod
+    def _webhook_env(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            hint = (
+                " (it looks like a URL: never write the webhook URL in this file; put it in an "
+                "environment variable and name the variable here)"
+                if "://" in value
+                else ""
+            )
+            raise ValueError(f"{value!r} is not an environment variable name{hint}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        cron_trigger(value, DEFAULT_TIMEZONE)
+        return value
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> SubscriptionConfig:
+        if (self.channel is None) == (self.webhook_env is None):
+            raise ValueError("give exactly one of 'channel' or 'webhook_env'")
+        return self
+
+
+class SlackSettings(_Model):
+    #: environment variable holding the bot token
+    token_env: str = "SLACK_BOT_TOKEN"
+    #: Web API base URL (SLACK_API_URL overrides it): for proxies and tests
+    api_url: str | None = None
+    timeout: Duration = 30.0
+    #: retries on HTTP 429 (honouring Retry-After) before the digest waits for the next run
+    rate_limit_retries: int = Field(3, ge=0, le=10)
+    server_error_retries: int = Field(2, ge=0, le=10)
+
+
 class BotFile(_Model):
     timezone: TimeZoneName = DEFAULT_TIMEZONE
     poll: PollSettings = PollSettings()
     fetch: FetchSettings = FetchSettings()
+    slack: SlackSettings = SlackSettings()
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_subscriptions(self) -> BotFile:
+        seen: dict[str, int] = {}
+        for index, sub in enumerate(self.subscriptions):
+            if sub.name in seen:
+                raise ValueError(
+                    f"subscriptions[{index}].name: {sub.name!r} is already used by "
+                    f"subscriptions[{seen[sub.name]}]"
+                )
+            seen[sub.name] = index
+        return self
 
 
 @dataclass(frozen=True)
@@ -160,6 +248,8 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     bot: BotFile
     keywords: KeywordSet
+    #: each subscription's parsed rule, by subscription name
+    rules: dict[str, Node]
 
     def feed(self, name: str) -> FeedConfig:
         for feed in self.feeds:
@@ -169,6 +259,20 @@ class Config:
 
     def interval(self, feed: FeedConfig) -> float:
         return feed.interval or self.bot.poll.default_interval
+
+    def subscription(self, name: str) -> SubscriptionConfig:
+        for sub in self.bot.subscriptions:
+            if sub.name == name:
+                return sub
+        known = ", ".join(s.name for s in self.bot.subscriptions) or "none configured"
+        raise ConfigError(
+            str(self.directory / BOT_FILE),
+            "subscriptions",
+            f"no subscription named {name!r} ({known})",
+        )
+
+    def timezone_of(self, sub: SubscriptionConfig) -> str:
+        return sub.timezone or self.bot.timezone
 
     def notes(self) -> list[str]:
         """Things that are valid but probably not what the user meant."""
@@ -192,7 +296,11 @@ def load_config(directory: Path) -> Config:
     feeds = validate_file(FeedsFile, feeds_path, read_yaml(feeds_path, required=True))
     bot = validate_file(BotFile, bot_path, read_yaml(bot_path, required=False))
     keywords = load_keywords(directory)
-    return Config(directory=directory, feeds=feeds.feeds, bot=bot, keywords=keywords)
+    rules = {
+        sub.name: keywords.rule(sub.rule, key=f"subscriptions[{index}].rule", path=str(bot_path))
+        for index, sub in enumerate(bot.subscriptions)
+    }
+    return Config(directory=directory, feeds=feeds.feeds, bot=bot, keywords=keywords, rules=rules)
 
 
 def resolve_config_dir(cli_value: str | None) -> Path:

@@ -32,7 +32,7 @@ import httpx
 from bot.config import Config, FeedConfig
 from bot.errors import FeedError
 from bot.fetch import Fetcher
-from bot.match import KeywordSet, Matcher, MatchResult
+from bot.match import KeywordSet, Matcher, MatchRecord
 from bot.models import FetchResult, ParsedFeed
 from bot.parse import parse_feed
 from bot.store import Store, StoreResult
@@ -102,7 +102,7 @@ def parse_and_match(
     now: datetime,
     match_since: datetime | None,
     matcher: Matcher | None = None,
-) -> tuple[ParsedFeed, dict[str, MatchResult]]:
+) -> tuple[ParsedFeed, dict[str, MatchRecord]]:
     """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker.
     ``matcher`` is None in worker processes, which use the one built by their initializer.
     Entries older than ``match_since`` (the backlog of a first poll) are not matched."""
@@ -112,7 +112,7 @@ def parse_and_match(
     active = matcher or _WORKER_MATCHER
     assert active is not None, "worker started without _init_worker"
     matches = {
-        a.entry_id: active.match(a.title, a.summary, feed_tags=feed.tags)
+        a.entry_id: active.match(a.title, a.summary, feed_tags=feed.tags).record()
         for a in parsed.articles
         if match_since is None or a.published >= match_since
     }

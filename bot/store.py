@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StorageError
-from bot.match import MatchResult
+from bot.match import MatchRecord
 from bot.models import Article, FeedState
 
 DB_FILE = "bot.sqlite3"
@@ -337,7 +337,7 @@ class Store:
         now: datetime,
         first_poll: bool,
         backlog_window: timedelta,
-        matches: Mapping[str, MatchResult] | None = None,
+        matches: Mapping[str, MatchRecord] | None = None,
     ) -> StoreResult:
         """Store one feed's parsed batch in one transaction (see the module docstring).
         ``matches`` (by entry id) are saved for new and edited articles; a story seen again
@@ -380,10 +380,7 @@ class Store:
                 is_backlog = first_poll and (
                     article.date_source == "first_seen" or article.published < cutoff
                 )
-                article_id = self._insert(article, now, is_backlog)
-                match = matches.get(article.entry_id)
-                if match is not None:
-                    self._set_match(article_id, match, now)
+                article_id = self._insert(article, now, is_backlog, matches.get(article.entry_id))
                 db.execute(
                     "INSERT INTO entries VALUES (?,?,?,?,?)",
                     (feed, article.entry_id, article_id, article.link, _iso(now)),
@@ -423,11 +420,14 @@ class Store:
                 return row
         return None
 
-    def _insert(self, article: Article, now: datetime, backlog: bool) -> int:
+    def _insert(
+        self, article: Article, now: datetime, backlog: bool, match: MatchRecord | None
+    ) -> int:
         cursor = self.db.execute(
             "INSERT INTO articles(feed, entry_id, canonical_link, fingerprint, title, link,"
             " summary, published, date_source, updated, language, authors, tags, content_hash,"
-            " first_seen, last_seen, backlog) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " first_seen, last_seen, backlog, flagged, score, topics, reasons, matched_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 article.feed,
                 article.entry_id,
@@ -446,6 +446,11 @@ class Store:
                 _iso(now),
                 _iso(now),
                 int(backlog),
+                int(match.flagged) if match else 0,
+                match.score if match else None,
+                match.topics_json if match else "[]",
+                match.reasons_json if match else "[]",
+                _iso(now) if match else None,
             ),
         )
         assert cursor.lastrowid is not None
@@ -470,20 +475,20 @@ class Store:
             ),
         )
 
-    def _set_match(self, article_id: int, match: MatchResult, now: datetime) -> None:
+    def _set_match(self, article_id: int, match: MatchRecord, now: datetime) -> None:
         self.db.execute(
             "UPDATE articles SET flagged=?, score=?, topics=?, reasons=?, matched_at=? WHERE id=?",
             (
                 int(match.flagged),
                 match.score,
-                json.dumps(list(match.topics)),
-                json.dumps(match.reasons_json(), ensure_ascii=False),
+                match.topics_json,
+                match.reasons_json,
                 _iso(now),
                 article_id,
             ),
         )
 
-    def _upgrade_match(self, article_id: int, match: MatchResult, now: datetime) -> None:
+    def _upgrade_match(self, article_id: int, match: MatchRecord, now: datetime) -> None:
         row = self.db.execute(
             "SELECT flagged, score FROM articles WHERE id=?", (article_id,)
         ).fetchone()

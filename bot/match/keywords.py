@@ -171,22 +171,23 @@ class KeywordSet:
     boilerplate: BoilerplateSpec
     path: str
 
-    def rule(self, text: str | None, *, key: str = "rule") -> Node:
-        """A rule by name, or parsed from ``text``; names are checked against the groups."""
+    def rule(self, text: str | None, *, key: str = "rule", path: str | None = None) -> Node:
+        """A rule by name, or parsed from ``text``; names are checked against the groups.
+        Errors name ``path`` (default: keywords.yaml) and ``key``."""
         if text is None:
             return self.rules[DEFAULT_RULE]
         if text in self.rules:
             return self.rules[text]
-        node = parse_rule(text, path=self.path, key=key)
-        self._check_names(node, text, key)
+        node = parse_rule(text, path=path or self.path, key=key)
+        self._check_names(node, text, key, path)
         return node
 
-    def _check_names(self, node: Node, text: str, key: str) -> None:
+    def _check_names(self, node: Node, text: str, key: str, path: str | None = None) -> None:
         for name in names_in(node):
             if name.name not in self.groups and name.name not in self.rules:
                 known = ", ".join(sorted([*self.groups, *self.rules]))
                 raise RuleSyntaxError(
-                    self.path,
+                    path or self.path,
                     key,
                     text,
                     name.position,

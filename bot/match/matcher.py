@@ -14,6 +14,7 @@ decision    = the rule over present groups;  score 0-100 = the rule's fuzzy stre
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import string
@@ -64,6 +65,17 @@ class GroupReason:
 
 
 @dataclass(frozen=True)
+class MatchRecord:
+    """A match as stored: compact and cheap to send back from a worker process (the reasons
+    are already JSON text)."""
+
+    flagged: bool
+    score: int
+    topics_json: str
+    reasons_json: str
+
+
+@dataclass(frozen=True)
 class MatchResult:
     flagged: bool
     score: int
@@ -74,6 +86,14 @@ class MatchResult:
 
     def reasons_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.reasons]
+
+    def record(self) -> MatchRecord:
+        return MatchRecord(
+            flagged=self.flagged,
+            score=self.score,
+            topics_json=json.dumps(list(self.topics)),
+            reasons_json=json.dumps(self.reasons_json(), ensure_ascii=False),
+        )
 
     def short_reasons(self, limit: int = 3) -> str:
         """``japan: METI, 政府 · policy: subsidy · semiconductors: Rapidus`` for digests."""

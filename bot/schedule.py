@@ -1,0 +1,69 @@
+"""Cron schedules for subscriptions, read the way crontab(5) reads them.
+
+APScheduler's ``CronTrigger.from_crontab`` numbers days of the week from Monday = 0, so
+``0 9 * * 0`` would fire on Mondays (PLATFORM_FACTS.md, APScheduler). Users write standard
+cron, where 0 and 7 are Sunday: numeric days are translated to names before APScheduler sees
+them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_NUMERIC_DAY = re.compile(r"\b([0-7])\b")
+
+
+def _days(field: str) -> str:
+    if field in ("*", "?"):
+        return "*"
+    # "1-5" -> "mon-fri"; "0,6" -> "sun,sat"; step values ("*/2") are left to APScheduler
+    if "/" in field:
+        return field
+    return _NUMERIC_DAY.sub(lambda m: _DAY_NAMES[int(m.group(1))], field.lower())
+
+
+def cron_trigger(expression: str, timezone: str) -> CronTrigger:
+    """A trigger for a five-field cron ``expression`` in ``timezone``; ValueError if invalid."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"{expression!r} is not a cron expression: expected 5 fields "
+            "(minute hour day-of-month month day-of-week), e.g. '0 9,17 * * mon-fri'"
+        )
+    minute, hour, day, month, dow = fields
+    try:
+        return CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=_days(dow),
+            timezone=ZoneInfo(timezone),
+        )
+    except ValueError as e:
+        raise ValueError(f"invalid cron expression {expression!r}: {e}") from e
+
+
+def next_run(expression: str, timezone: str, after: datetime) -> datetime | None:
+    fire: datetime | None = cron_trigger(expression, timezone).get_next_fire_time(None, after)
+    return fire
+
+
+def previous_run(
+    expression: str, timezone: str, before: datetime, horizon_days: int = 8
+) -> datetime | None:
+    """The last fire time at or before ``before`` (looking back at most ``horizon_days``)."""
+    trigger = cron_trigger(expression, timezone)
+    cursor = before - timedelta(days=horizon_days)
+    last = None
+    while True:
+        fire = trigger.get_next_fire_time(None, cursor)
+        if fire is None or fire > before:
+            return last
+        last = fire
+        cursor = fire + timedelta(seconds=1)
