@@ -7,6 +7,7 @@ HTML summaries) spread over HOSTS loopback addresses (127.0.0.1 ...), and prints
 - i % 20 == 7: slow, answers after 1-2 s (5%);
 - i % 50 == 13: fails with HTTP 500 (2%);
 - i % 10 < 7: sends an ETag (304 when unchanged); the others send no validators;
+- 15% of items are dense tech-policy text, the rest ordinary news of the same length;
 - GET /_bump on the control URL adds two new items to every feed with i % 10 == 3 (10%).
 """
 
@@ -46,8 +47,27 @@ EN_ACTIONS = [
 ]
 
 
-def _summary(rng: random.Random, ja: bool, n: int) -> str:
-    if ja:
+JA_NEWS = [
+    "全国の天気は晴れ間が広がり、気温が平年より高くなる見込みだ。",
+    "プロ野球の試合は延長戦の末にサヨナラ勝ちとなった。",
+    "市内の商店街で秋祭りが開かれ、多くの家族連れでにぎわった。",
+    "円相場は一時1ドル150円台まで値下がりした。",
+    "人気歌手のコンサートに3万人が集まった。",
+    "駅前の再開発計画について住民説明会が開かれた。",
+]
+EN_NEWS = [
+    "Fans packed the stadium for the season opener on Saturday night.",
+    "The yen weakened against the dollar in afternoon trading.",
+    "A new ramen shop opened near the station and drew long lines.",
+    "Heavy rain is expected across the region through the weekend.",
+    "The museum will extend its opening hours during the holidays.",
+]
+#: share of items about tech policy; the rest are ordinary news of the same length
+POLICY_SHARE = 0.15
+
+
+def _summary(rng: random.Random, ja: bool, n: int, policy: bool) -> str:
+    if ja and policy:
         words = "".join(
             rng.choice(JA_ACTORS)
             + "は"
@@ -57,11 +77,15 @@ def _summary(rng: random.Random, ja: bool, n: int) -> str:
             + "した。"
             for _ in range(6)
         )
-    else:
+    elif ja:
+        words = "".join(rng.choice(JA_NEWS) for _ in range(5))
+    elif policy:
         words = " ".join(
             f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} for {rng.choice(EN_TOPICS)} projects."
             for _ in range(5)
         )
+    else:
+        words = " ".join(rng.choice(EN_NEWS) for _ in range(4))
     return (
         f'<p><img src="/img/{n}.jpg" width="120" height="80" alt=""/>{words}</p>'
         f'<p>Related: <a href="https://news.example.com/a/{n}?utm_source=rss">link</a> '
@@ -76,14 +100,20 @@ def render(i: int, gen: int) -> bytes:
     for k in range(first + ITEMS - 1, first - 1, -1):
         rng = random.Random(i * 100_000 + k)  # an item's text never changes
         when = BASE + timedelta(hours=k)
-        if ja:
+        policy = rng.random() < POLICY_SHARE
+        if ja and policy:
             title = f"{rng.choice(JA_ACTORS)}、{rng.choice(JA_TOPICS)}の{rng.choice(JA_ACTIONS)}（{i}-{k}）"
-        else:
+        elif ja:
+            title = f"地域の話題：{rng.choice(JA_NEWS)[:20]}（{i}-{k}）"
+        elif policy:
             title = f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} for {rng.choice(EN_TOPICS)} ({i}-{k})"
+        else:
+            title = f"Local roundup: {rng.choice(EN_NEWS)[:40]} ({i}-{k})"
+        summary = _summary(rng, ja, k, policy)
         items.append(
             f"<item><title>{escape(title)}</title><link>https://news{i % 37}.example.com/{i}/{k}.html</link>"
             f'<guid isPermaLink="false">feed{i}-item{k}</guid><pubDate>{format_datetime(when, usegmt=True)}</pubDate>'
-            f"<description>{escape(_summary(rng, ja, k))}</description></item>"
+            f"<description>{escape(summary)}</description></item>"
         )
     lang = "ja" if ja else "en"
     return (

@@ -92,7 +92,7 @@ class MatchResult:
             flagged=self.flagged,
             score=self.score,
             topics_json=json.dumps(list(self.topics)),
-            reasons_json=json.dumps(self.reasons_json(), ensure_ascii=False),
+            reasons_json=json.dumps(self.reasons_json(), ensure_ascii=False, separators=(",", ":")),
         )
 
     def short_reasons(self, limit: int = 3) -> str:
