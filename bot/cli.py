@@ -14,7 +14,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__, logs
-from bot.config import Config, load_config, parse_duration, resolve_config_dir, resolve_data_dir
+from bot.config import (
+    Config,
+    SubscriptionConfig,
+    load_config,
+    parse_duration,
+    resolve_config_dir,
+    resolve_data_dir,
+)
+from bot.deliver import (
+    SubscriptionOutcome,
+    destination_for,
+    ledger_key,
+    preview,
+    run_subscription,
+    select,
+)
 from bot.errors import BotError, ConfigError
 from bot.explain import fetch_page, match_lines, render_explanation, write_jsonl
 from bot.match import Matcher
@@ -23,6 +38,7 @@ from bot.match.matcher import split_title
 from bot.match.rules import Node, render
 from bot.models import FeedState
 from bot.poll import FeedOutcome, Poller
+from bot.schedule import next_run
 from bot.store import Store, StoredArticle
 
 EXIT_OK = 0
@@ -332,6 +348,118 @@ def cmd_match(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- digest / status -----------------------------------------------------------------------
+
+
+def _subscriptions(config: Config, name: str | None) -> list[SubscriptionConfig]:
+    if name:
+        return [config.subscription(name)]
+    if not config.bot.subscriptions:
+        raise ConfigError(
+            str(config.directory / "bot.yaml"), "subscriptions", "no subscription configured"
+        )
+    return list(config.bot.subscriptions)
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    config = _load(args)
+    subs = _subscriptions(config, args.subscription)
+    store = _store(args)
+    matcher = Matcher(config.keywords)
+    failed = 0
+    try:
+        for sub in subs:
+            destination = destination_for(config, sub)
+            if args.dry_run:
+                digest = preview(config, store, matcher, sub, destination, now=datetime.now(UTC))
+                if args.format == "blocks":
+                    messages = [{"text": m.text, "blocks": list(m.blocks)} for m in digest.messages]
+                    _out(json.dumps(messages, ensure_ascii=False, indent=2))
+                else:
+                    _out(digest.text)
+                continue
+            if destination.kind == "terminal":
+                print(
+                    f"{sub.name}: no Slack credentials ({_missing(config, sub)} not set): "
+                    "printing the digest here",
+                    file=sys.stderr,
+                )
+            outcome = run_subscription(
+                config, store, matcher, sub, destination, clock=lambda: datetime.now(UTC)
+            )
+            print(_delivery_line(outcome), file=sys.stderr)
+            failed += outcome.error is not None
+    finally:
+        store.close()
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _missing(config: Config, sub: SubscriptionConfig) -> str:
+    return config.bot.slack.token_env if sub.channel else str(sub.webhook_env)
+
+
+def _delivery_line(o: SubscriptionOutcome) -> str:
+    done = f"{o.digests} digest(s), {o.alerts} alert(s), {o.articles} article(s) delivered"
+    if o.error is None:
+        return f"{o.name} -> {o.destination}: {done}"
+    what = "NEEDS ACTION" if o.error.permanent else "will retry"
+    return (
+        f"{o.name} -> {o.destination}: {done}; ERROR ({what}) {o.error.code}: "
+        f"{o.error}; {o.pending} digest(s) pending"
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _load(args)
+    store = _store(args)
+    matcher = Matcher(config.keywords)
+    now = datetime.now(UTC)
+    rows = []
+    try:
+        for sub in config.bot.subscriptions:
+            destination = destination_for(config, sub)
+            key = ledger_key(sub, destination)
+            status = store.subscription_status(key) or {}
+            queued = select(store, matcher, config, sub, key, now=now, record_skips=False)
+            rows.append(
+                {
+                    "subscription": sub.name,
+                    "destination": destination.label,
+                    "schedule": f"{sub.schedule} ({config.timezone_of(sub)})",
+                    "next_digest": (
+                        next_run(sub.schedule, config.timezone_of(sub), now) or now
+                    ).isoformat(),
+                    "queued_articles": len(queued),
+                    **status,
+                }
+            )
+    finally:
+        store.close()
+    if args.json:
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not rows:
+        _out("no subscriptions configured (see bot.yaml)")
+    for row in rows:
+        last = row.get("last_digest") or {}
+        _out(f"{row['subscription']} -> {row['destination']}   schedule {row['schedule']}")
+        _out(f"  next digest:      {row['next_digest']}")
+        delivered = (
+            f"{last.get('delivered_at')} ({last.get('kind')}, {last.get('articles')} articles)"
+            if last
+            else "never"
+        )
+        _out(f"  last delivered:   {delivered}")
+        _out(f"  queued articles:  {row['queued_articles']}")
+        _out(
+            f"  pending:          {row.get('pending_digests', 0)} digest(s), "
+            f"{row.get('pending_messages', 0)} unsent message(s)"
+        )
+        error = row.get("last_error")
+        _out(f"  last error:       {error['code'] + ': ' + error['message'] if error else '-'}")
+    return EXIT_OK
+
+
 # -- entry point -------------------------------------------------------------------------
 
 
@@ -387,6 +515,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("digest", help="build and deliver the subscriptions' digests now")
+    p.add_argument("--subscription", metavar="NAME", help="only this subscription")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show the digest; send and record nothing"
+    )
+    p.add_argument("--format", choices=["text", "blocks"], default="text", help="with --dry-run")
+    p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("status", help="each subscription's deliveries, queue and last error")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("match", help="batch matching: JSON lines in, JSON lines out")
     p.add_argument("--jsonl", required=True, metavar="FILE", help="input file, or - for stdin")

@@ -97,6 +97,47 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN matched_at TEXT;
     CREATE INDEX articles_flagged ON articles(flagged, first_seen);
     """,
+    # 3: the delivery ledger and the outbox
+    """
+    CREATE TABLE subscriptions (
+        key TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        channel_id TEXT,
+        last_delivered_at TEXT,
+        last_digest_id INTEGER,
+        last_error_code TEXT,
+        last_error TEXT,
+        last_error_at TEXT
+    );
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        subscription TEXT NOT NULL REFERENCES subscriptions(key),
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        articles INTEGER NOT NULL DEFAULT 0,
+        delivered_at TEXT
+    );
+    CREATE INDEX digests_pending ON digests(subscription, status);
+    CREATE TABLE digest_messages (
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        payload TEXT NOT NULL,
+        channel_id TEXT,
+        ts TEXT,
+        sent_at TEXT,
+        PRIMARY KEY (digest_id, seq)
+    );
+    CREATE TABLE deliveries (
+        subscription TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        digest_id INTEGER REFERENCES digests(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        PRIMARY KEY (subscription, article_id)
+    );
+    CREATE INDEX deliveries_article ON deliveries(article_id);
+    """,
 ]
 
 
@@ -137,6 +178,8 @@ class StoredArticle:
     backlog: bool
     sources: tuple[str, ...]
     extra: dict[str, Any]
+    #: (feed, link) for every feed that carried it, first seen first
+    links: tuple[tuple[str, str], ...] = ()
 
 
 class Store:
@@ -476,6 +519,11 @@ class Store:
         )
 
     def _set_match(self, article_id: int, match: MatchRecord, now: datetime) -> None:
+        # A changed match is looked at again by every subscription that had passed over it;
+        # one already in a digest stays there (an edit is never news on its own).
+        self.db.execute(
+            "DELETE FROM deliveries WHERE article_id=? AND state='skipped'", (article_id,)
+        )
         self.db.execute(
             "UPDATE articles SET flagged=?, score=?, topics=?, reasons=?, matched_at=? WHERE id=?",
             (
@@ -524,13 +572,13 @@ class Store:
         return [self._article_from_row(row) for row in self.db.execute(sql, params)]
 
     def _article_from_row(self, row: sqlite3.Row) -> StoredArticle:
-        sources = tuple(
-            r[0]
-            for r in self.db.execute(
-                "SELECT DISTINCT feed FROM entries WHERE article_id=? ORDER BY first_seen",
-                (row["id"],),
-            )
-        )
+        links: dict[str, str] = {}
+        for feed, link in self.db.execute(
+            "SELECT feed, link FROM entries WHERE article_id=? ORDER BY first_seen, rowid",
+            (row["id"],),
+        ):
+            links.setdefault(feed, link)
+        sources = tuple(links)
         published = _dt(row["published"])
         first_seen = _dt(row["first_seen"])
         assert published is not None and first_seen is not None
@@ -556,6 +604,7 @@ class Store:
             edited_at=_dt(row["edited_at"]),
             backlog=bool(row["backlog"]),
             sources=sources,
+            links=tuple(links.items()),
             # sqlite3.Row iterates values, not keys: .keys() is required here.
             extra={k: row[k] for k in row.keys() if k not in _BASE_COLUMNS},  # noqa: SIM118
         )
@@ -570,8 +619,207 @@ class Store:
         ).fetchall()
         return tuple(r[0] for r in rows)
 
+    # -- delivery ledger and outbox ------------------------------------------------------
+
+    def ensure_subscription(self, key: str, *, start: datetime) -> datetime:
+        """The time from which ``key`` receives articles; set to ``start`` the first time."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO subscriptions(key, started_at) VALUES (?, ?)",
+                (key, _iso(start)),
+            )
+        row = self.db.execute("SELECT started_at FROM subscriptions WHERE key=?", (key,)).fetchone()
+        started = _dt(row[0])
+        assert started is not None
+        return started
+
+    def undelivered(self, key: str, *, since: datetime) -> list[StoredArticle]:
+        """Matched, non-backlog articles first seen since ``since`` that ``key`` has neither
+        put in a digest nor passed over."""
+        rows = self.db.execute(
+            "SELECT * FROM articles a WHERE a.backlog=0 AND a.matched_at IS NOT NULL"
+            " AND a.first_seen >= ? AND NOT EXISTS (SELECT 1 FROM deliveries d"
+            " WHERE d.subscription=? AND d.article_id=a.id) ORDER BY a.id",
+            (_iso(since), key),
+        ).fetchall()
+        return [self._article_from_row(row) for row in rows]
+
+    def skip(self, key: str, article_ids: Iterable[int]) -> None:
+        """Record that ``key``'s rule passed over these articles (until their match changes)."""
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO deliveries(subscription, article_id, state)"
+                " VALUES (?,?,'skipped')",
+                [(key, i) for i in article_ids],
+            )
+
+    def create_digest(
+        self,
+        key: str,
+        *,
+        kind: str,
+        now: datetime,
+        payloads: Sequence[str],
+        article_ids: Sequence[int],
+    ) -> int:
+        """Put a rendered digest in the outbox and assign its articles to it, atomically:
+        from here on the articles belong to this digest, sent or not."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO digests(subscription, kind, created_at, articles) VALUES (?,?,?,?)",
+                (key, kind, _iso(now), len(article_ids)),
+            )
+            digest_id = cursor.lastrowid
+            assert digest_id is not None
+            self.db.executemany(
+                "INSERT INTO digest_messages(digest_id, seq, payload) VALUES (?,?,?)",
+                [(digest_id, seq, payload) for seq, payload in enumerate(payloads)],
+            )
+            self.db.executemany(
+                "INSERT INTO deliveries(subscription, article_id, digest_id, state)"
+                " VALUES (?,?,?,'digest')",
+                [(key, article_id, digest_id) for article_id in article_ids],
+            )
+        return digest_id
+
+    def pending_digests(self, key: str) -> list[PendingDigest]:
+        digests = self.db.execute(
+            "SELECT * FROM digests WHERE subscription=? AND status='pending' ORDER BY id", (key,)
+        ).fetchall()
+        out = []
+        for d in digests:
+            messages = tuple(
+                OutboxMessage(r["seq"], r["payload"], r["channel_id"], r["ts"])
+                for r in self.db.execute(
+                    "SELECT * FROM digest_messages WHERE digest_id=? ORDER BY seq", (d["id"],)
+                )
+            )
+            created = _dt(d["created_at"])
+            assert created is not None
+            out.append(
+                PendingDigest(
+                    d["id"], key, d["kind"], created, d["attempts"], d["articles"], messages
+                )
+            )
+        return out
+
+    def record_sent(
+        self, digest_id: int, seq: int, *, channel_id: str | None, ts: str | None, now: datetime
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digest_messages SET channel_id=?, ts=?, sent_at=?"
+                " WHERE digest_id=? AND seq=?",
+                (channel_id, ts, _iso(now), digest_id, seq),
+            )
+
+    def start_attempt(self, digest_id: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE digests SET attempts=attempts+1 WHERE id=?", (digest_id,))
+
+    def finish_digest(
+        self, key: str, digest_id: int, *, now: datetime, channel_id: str | None
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET status='sent', delivered_at=? WHERE id=?",
+                (_iso(now), digest_id),
+            )
+            self.db.execute(
+                "UPDATE subscriptions SET last_delivered_at=?, last_digest_id=?,"
+                " channel_id=COALESCE(?, channel_id), last_error_code=NULL, last_error=NULL"
+                " WHERE key=?",
+                (_iso(now), digest_id, channel_id, key),
+            )
+
+    def record_delivery_error(self, key: str, *, code: str, message: str, now: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE subscriptions SET last_error_code=?, last_error=?, last_error_at=?"
+                " WHERE key=?",
+                (code, message, _iso(now), key),
+            )
+
+    def last_delivered(self, key: str, kind: str = "digest") -> datetime | None:
+        row = self.db.execute(
+            "SELECT MAX(delivered_at) FROM digests"
+            " WHERE subscription=? AND kind=? AND status='sent'",
+            (key, kind),
+        ).fetchone()
+        return _dt(row[0])
+
+    def channel_id(self, key: str) -> str | None:
+        row = self.db.execute("SELECT channel_id FROM subscriptions WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def remember_channel(self, key: str, channel_id: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE subscriptions SET channel_id=? WHERE key=?", (channel_id, key))
+
+    def subscription_status(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM subscriptions WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        last = None
+        if row["last_digest_id"]:
+            d = self.db.execute(
+                "SELECT * FROM digests WHERE id=?", (row["last_digest_id"],)
+            ).fetchone()
+            last = {
+                "id": d["id"],
+                "kind": d["kind"],
+                "articles": d["articles"],
+                "delivered_at": d["delivered_at"],
+            }
+        pending = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(articles), 0) FROM digests"
+            " WHERE subscription=? AND status='pending'",
+            (key,),
+        ).fetchone()
+        unsent = self.db.execute(
+            "SELECT COUNT(*) FROM digest_messages m JOIN digests d ON d.id=m.digest_id"
+            " WHERE d.subscription=? AND d.status='pending' AND m.ts IS NULL AND m.sent_at IS NULL",
+            (key,),
+        ).fetchone()[0]
+        return {
+            "started_at": row["started_at"],
+            "last_delivered_at": row["last_delivered_at"],
+            "last_digest": last,
+            "pending_digests": pending[0],
+            "pending_articles": pending[1],
+            "pending_messages": unsent,
+            "last_error": (
+                {
+                    "code": row["last_error_code"],
+                    "message": row["last_error"],
+                    "at": row["last_error_at"],
+                }
+                if row["last_error_code"]
+                else None
+            ),
+        }
+
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    seq: int
+    payload: str
+    channel_id: str | None
+    ts: str | None
+
+
+@dataclass(frozen=True)
+class PendingDigest:
+    id: int
+    subscription: str
+    kind: str
+    created_at: datetime
+    attempts: int
+    articles: int
+    messages: tuple[OutboxMessage, ...]
 
 
 _BASE_COLUMNS = frozenset(

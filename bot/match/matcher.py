@@ -18,7 +18,7 @@ import json
 import math
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,15 +96,22 @@ class MatchResult:
         )
 
     def short_reasons(self, limit: int = 3) -> str:
-        """``japan: METI, 政府 · policy: subsidy · semiconductors: Rapidus`` for digests."""
-        parts = []
-        for reason in self.reasons:
-            if not reason.present or reason.kind == "foreign":
-                continue
-            names = [t.term for t in reason.terms if t.where != "feed"][:limit]
-            if names:
-                parts.append(f"{reason.group}: {', '.join(names)}")
-        return " · ".join(parts)
+        """``jpgov: METI, 政府 · policy: subsidy · semiconductors: Rapidus`` for digests."""
+        return short_reasons(self.reasons_json(), limit)
+
+
+def short_reasons(reasons: list[dict[str, Any]], limit: int = 3) -> str:
+    """The reasons (as stored JSON) in one short line: present groups and their terms."""
+    parts = []
+    for reason in reasons:
+        if not reason.get("present") or reason.get("kind") == "foreign":
+            continue
+        names = [
+            t["term"].rstrip("*") for t in reason.get("terms", []) if t.get("where") != "feed"
+        ][:limit]
+        if names:
+            parts.append(f"{reason['group']}: {', '.join(names)}")
+    return " · ".join(parts)
 
 
 _LATIN = frozenset(string.ascii_letters + string.digits)
@@ -320,10 +327,7 @@ class Matcher:
         present = {g: v > 0 and v >= groups[g].min_score for g, v in scores.items()}
         strengths = {g: 1 - math.exp(-s / settings.strength_scale) for g, s in scores.items()}
         node = rule if rule is not None else kw.rule(None)
-        cached = self._compiled.get(id(node))
-        if cached is None or cached[0] is not node:
-            cached = self._compiled[id(node)] = (node, compile_rule(node, kw.rules))
-        decision, strength = cached[1](present, scores, strengths)
+        decision, strength = self._compiled_rule(node)(present, scores, strengths)
         reasons = tuple(
             GroupReason(
                 group=g,
@@ -346,7 +350,18 @@ class Matcher:
             else (),
         )
 
-    def match_many(
-        self, items: Sequence[tuple[str, str, Sequence[str]]], rule: Node | None = None
-    ) -> list[MatchResult]:
-        return [self.match(t, s, feed_tags=tags, rule=rule) for t, s, tags in items]
+    def _compiled_rule(self, rule: Node) -> Compiled:
+        cached = self._compiled.get(id(rule))
+        if cached is None or cached[0] is not rule:
+            cached = self._compiled[id(rule)] = (rule, compile_rule(rule, self.keywords.rules))
+        return cached[1]
+
+    def decide(self, rule: Node, reasons: list[dict[str, Any]]) -> tuple[bool, int]:
+        """Apply ``rule`` to a stored match (its reasons JSON) without matching the text
+        again: a subscription's own rule over the same group scores."""
+        scores = {r["group"]: float(r["score"]) for r in reasons}
+        present = {r["group"]: bool(r["present"]) for r in reasons}
+        scale = self.keywords.settings.strength_scale
+        strengths = {g: 1 - math.exp(-v / scale) for g, v in scores.items()}
+        decision, strength = self._compiled_rule(rule)(present, scores, strengths)
+        return decision, round(100 * strength)

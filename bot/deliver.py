@@ -1,0 +1,544 @@
+"""Deliver digests: the outbox to Slack (bot token or incoming webhook) or to the terminal.
+
+    for each subscription (a failure in one never blocks the others):
+        resume its pending digests first, in order
+        new = flagged articles not yet in any of its digests, by its own rule and min_score
+        alerts: each article at or above alert_score -> a one-article digest, right away
+        digest: the rest, when due -> rendered, stored in the outbox with its articles
+        send:   each message not yet confirmed; before re-sending one that an earlier run
+                may have posted (a crash between Slack's answer and our record), look for it
+                in the channel history by its metadata; record Slack's ts as soon as known
+        a digest is delivered when all its messages are; only then its articles are
+
+Retries: slack-sdk's handlers retry 429 (honouring Retry-After), 5xx and connection errors.
+What still fails leaves the digest pending for the next run; errors that need a person
+(invalid_auth, channel_not_found, not_in_channel, missing_scope, is_archived ...) say what to
+do and also keep the digest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import IO, Any, Protocol
+
+from slack_sdk import WebClient, WebhookClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+from bot.config import Config, SubscriptionConfig
+from bot.digest import EVENT_TYPE, Digest, DigestItem, alert_digest, build_digest
+from bot.errors import DeliveryError
+from bot.match import Matcher
+from bot.match.matcher import short_reasons
+from bot.store import PendingDigest, Store, StoredArticle
+
+log = logging.getLogger("bot.deliver")
+
+#: Slack errors a retry will not fix, with what to do about them
+PERMANENT_ERRORS = {
+    "invalid_auth": (
+        "the bot token is not valid: set SLACK_BOT_TOKEN to the app's Bot User OAuth "
+        "Token (xoxb-...)"
+    ),
+    "not_authed": "no token was sent: set SLACK_BOT_TOKEN",
+    "token_revoked": "the token was revoked: reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "token_expired": "the token expired: reinstall the Slack app and update SLACK_BOT_TOKEN",
+    "account_inactive": "the bot's account is deactivated: reinstall the Slack app",
+    "channel_not_found": (
+        "no such channel, or it is private and the bot is not in it: check 'channel' in "
+        "bot.yaml, or invite the bot"
+    ),
+    "not_in_channel": (
+        "the bot is not in the channel: /invite the bot there, or add the "
+        "chat:write.public scope for public channels"
+    ),
+    "missing_scope": (
+        "the Slack app lacks a scope: add chat:write (and channels:history for crash "
+        "recovery) and reinstall it"
+    ),
+    "is_archived": "the channel is archived: unarchive it or change 'channel' in bot.yaml",
+    "restricted_action": "the workspace does not allow the bot to post there: ask a Slack admin",
+    "ekm_access_denied": "the workspace's encryption keys deny access: ask a Slack admin",
+    "team_access_not_granted": "the token has no access to this workspace: reinstall the app there",
+    "invalid_blocks": (
+        "Slack refused the message layout: this is a bug in the bot, please report it with the log"
+    ),
+    "msg_too_long": (
+        "Slack refused the message as too long: this is a bug in the bot, please report it"
+    ),
+    "no_service": (
+        "the incoming webhook URL no longer exists: create a new webhook and update its "
+        "environment variable"
+    ),
+    "invalid_token": "the incoming webhook URL is not valid: check its environment variable",
+    "channel_is_archived": (
+        "the webhook's channel is archived: unarchive it or create a new webhook"
+    ),
+    "action_prohibited": "a Slack admin has restricted this webhook",
+    "posting_to_general_channel_denied": "only admins may post to this channel",
+}
+HISTORY_LOOKBACK = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel_id: str | None
+    ts: str | None
+
+
+class Destination(Protocol):
+    """Where a subscription's messages go. ``label`` is safe to print (no secrets)."""
+
+    label: str
+    kind: str  # "slack", "webhook", "terminal"
+    threads: bool
+
+    def post(
+        self, message: dict[str, Any], *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> Posted: ...
+
+    def find_posted(
+        self, channel_id: str | None, key: str, seq: int, oldest: datetime
+    ) -> Posted | None: ...
+
+
+def _retry_handlers(config: Config) -> list[Any]:
+    slack = config.bot.slack
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=slack.rate_limit_retries),
+        ServerErrorRetryHandler(max_retry_count=slack.server_error_retries),
+    ]
+
+
+class SlackBot:
+    kind = "slack"
+    threads = True
+
+    def __init__(self, client: WebClient, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+        self.label = f"Slack {channel}"
+
+    def _error(self, e: SlackApiError | SlackClientError) -> DeliveryError:
+        if isinstance(e, SlackApiError):
+            status = e.response.status_code
+            code = str(e.response.get("error") or f"http_{status}")
+            if status == 429:
+                code = "ratelimited"
+            hint = PERMANENT_ERRORS.get(code)
+            detail = (
+                hint
+                or f"Slack answered HTTP {status}; the digest stays pending and is retried next run"
+            )
+            return DeliveryError(self.label, code, detail, permanent=hint is not None)
+        return DeliveryError(self.label, "connection", f"{type(e).__name__}: {e}; retried next run")
+
+    def post(
+        self, message: dict[str, Any], *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> Posted:
+        try:
+            response = self.client.chat_postMessage(
+                channel=self.channel,
+                text=message["text"],
+                blocks=message["blocks"],
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": EVENT_TYPE, "event_payload": metadata},
+            )
+        except (SlackApiError, SlackClientError) as e:
+            raise self._error(e) from e
+        except OSError as e:  # connection refused after the retry handler gave up
+            raise DeliveryError(self.label, "connection", f"{e}; retried next run") from e
+        return Posted(response.get("channel"), response.get("ts"))
+
+    def find_posted(
+        self, channel_id: str | None, key: str, seq: int, oldest: datetime
+    ) -> Posted | None:
+        channel = channel_id or (self.channel if not self.channel.startswith("#") else None)
+        if channel is None:
+            return None  # history needs a channel ID; we learn it from the first post
+        try:
+            response = self.client.conversations_history(
+                channel=channel,
+                oldest=str((oldest - HISTORY_LOOKBACK).timestamp()),
+                include_all_metadata=True,
+                limit=200,
+            )
+        except (SlackApiError, SlackClientError, OSError) as e:
+            log.warning(
+                "%s: cannot read the channel history to check for a message sent before a "
+                "restart (%s); sending it (it may appear twice). "
+                "Add the channels:history scope to avoid this.",
+                self.label,
+                e,
+            )
+            return None
+        for item in response.get("messages") or []:
+            meta = item.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if (
+                meta.get("event_type") == EVENT_TYPE
+                and payload.get("key") == key
+                and payload.get("seq") == seq
+            ):
+                return Posted(channel, item.get("ts"))
+        return None
+
+
+class Webhook:
+    kind = "webhook"
+    threads = False  # incoming webhooks return no ts: continuation messages follow instead
+
+    def __init__(self, client: WebhookClient, env_name: str) -> None:
+        self.client = client
+        self.label = f"webhook ${env_name}"
+
+    def post(
+        self, message: dict[str, Any], *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> Posted:
+        try:
+            response = self.client.send(
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except (SlackClientError, OSError) as e:
+            raise DeliveryError(self.label, "connection", f"{e}; retried next run") from e
+        # WebhookClient never raises for HTTP errors: check the answer ourselves.
+        if response.status_code == 200:
+            return Posted(None, None)
+        code = (response.body or f"http_{response.status_code}").strip()
+        if response.status_code == 429:
+            code = "ratelimited"
+        hint = PERMANENT_ERRORS.get(code)
+        raise DeliveryError(
+            self.label,
+            code,
+            hint or f"Slack answered HTTP {response.status_code}; retried next run",
+            permanent=hint is not None or response.status_code in (403, 404, 410),
+        )
+
+    def find_posted(
+        self, channel_id: str | None, key: str, seq: int, oldest: datetime
+    ) -> Posted | None:
+        return None  # webhooks cannot read history
+
+
+class Terminal:
+    """No Slack credentials: digests are printed, readably, for the person at the terminal."""
+
+    kind = "terminal"
+    threads = False
+    label = "terminal"
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def post(
+        self, message: dict[str, Any], *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> Posted:
+        self.out.write(message["terminal"])
+        self.out.write("\n")
+        self.out.flush()
+        return Posted(None, None)
+
+    def find_posted(
+        self, channel_id: str | None, key: str, seq: int, oldest: datetime
+    ) -> Posted | None:
+        return None
+
+
+def destination_for(
+    config: Config, sub: SubscriptionConfig, env: dict[str, str] | None = None
+) -> Destination:
+    """The subscription's Slack destination, or the terminal if its credentials are not set."""
+    env = dict(os.environ if env is None else env)
+    slack = config.bot.slack
+    if sub.channel is not None:
+        token = env.get(slack.token_env)
+        if token:
+            base_url = env.get("SLACK_API_URL") or slack.api_url or WebClient.BASE_URL
+            client = WebClient(
+                token=token,
+                base_url=base_url,
+                timeout=int(slack.timeout),
+                retry_handlers=_retry_handlers(config),
+            )
+            return SlackBot(client, sub.channel)
+    elif sub.webhook_env is not None:
+        url = env.get(sub.webhook_env)
+        if url:
+            client_w = WebhookClient(
+                url=url, timeout=int(slack.timeout), retry_handlers=_retry_handlers(config)
+            )
+            return Webhook(client_w, sub.webhook_env)
+    return Terminal()
+
+
+def ledger_key(sub: SubscriptionConfig, destination: Destination) -> str:
+    # Printing to the terminal keeps its own ledger: adding a token later must not lose
+    # the articles that were only ever printed.
+    return sub.name if destination.kind != "terminal" else f"{sub.name}@terminal"
+
+
+# -- selecting and rendering ----------------------------------------------------------------------
+
+
+def _item(stored: StoredArticle, score: int) -> DigestItem:
+    a = stored.article
+    reasons = json.loads(stored.extra.get("reasons") or "[]")
+    return DigestItem(
+        article_id=stored.id,
+        title=a.title,
+        link=a.link,
+        summary=a.summary,
+        source=a.feed,
+        published=a.published,
+        score=score,
+        topics=tuple(json.loads(stored.extra.get("topics") or "[]")),
+        why=short_reasons(reasons),
+        also=tuple((feed, link) for feed, link in stored.links if feed != a.feed),
+    )
+
+
+def select(
+    store: Store,
+    matcher: Matcher,
+    config: Config,
+    sub: SubscriptionConfig,
+    key: str,
+    *,
+    now: datetime,
+    record_skips: bool = True,
+) -> list[DigestItem]:
+    """The subscription's new articles: undelivered, matching its rule, at its min_score."""
+    start = store.ensure_subscription(
+        key, start=now - timedelta(hours=config.bot.poll.backlog_hours)
+    )
+    rule = config.rules[sub.name]
+    chosen, passed = [], []
+    for stored in store.undelivered(key, since=start):
+        decision, score = matcher.decide(rule, json.loads(stored.extra.get("reasons") or "[]"))
+        if decision and score >= sub.min_score:
+            chosen.append(_item(stored, score))
+        else:
+            passed.append(stored.id)
+    if record_skips and passed:
+        store.skip(key, passed)
+    return chosen
+
+
+def _payloads(digest: Digest, destination: Destination) -> list[str]:
+    if destination.kind == "terminal":
+        return [json.dumps({"terminal": digest.text})]
+    return [
+        json.dumps({"text": m.text, "blocks": list(m.blocks)}, ensure_ascii=False)
+        for m in digest.messages
+    ]
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+@dataclass
+class SubscriptionOutcome:
+    name: str
+    destination: str
+    digests: int = 0
+    alerts: int = 0
+    articles: int = 0
+    pending: int = 0
+    error: DeliveryError | None = None
+    printed: list[str] = field(default_factory=list)
+
+
+def send_pending(
+    store: Store, destination: Destination, key: str, *, clock: Callable[[], datetime]
+) -> tuple[int, int]:
+    """Send every pending digest of ``key`` in order; returns (digests, articles) delivered.
+    Raises DeliveryError at the first failure (the rest wait for the next run)."""
+    delivered = articles = 0
+    for pending in store.pending_digests(key):
+        _send_one(store, destination, pending, clock=clock)
+        delivered += 1
+        articles += pending.articles
+    return delivered, articles
+
+
+def _send_one(
+    store: Store, destination: Destination, pending: PendingDigest, *, clock: Callable[[], datetime]
+) -> None:
+    store.start_attempt(pending.id)
+    digest_key = f"{pending.subscription}#{pending.id}"
+    channel_id = store.channel_id(pending.subscription)
+    parent_ts = pending.messages[0].ts if pending.messages else None
+    for message in pending.messages:
+        if message.ts is not None or (destination.kind != "slack" and message.channel_id == "sent"):
+            channel_id = message.channel_id or channel_id
+            continue
+        if pending.attempts > 0:
+            # An earlier run may have posted this message and died before recording it.
+            found = destination.find_posted(channel_id, digest_key, message.seq, pending.created_at)
+            if found is not None:
+                log.info(
+                    "%s: message %d of digest %s was already posted; not sending it again",
+                    destination.label,
+                    message.seq,
+                    digest_key,
+                )
+                store.record_sent(
+                    pending.id, message.seq, channel_id=found.channel_id, ts=found.ts, now=clock()
+                )
+                if message.seq == 0:
+                    parent_ts = found.ts
+                continue
+        thread_ts = parent_ts if destination.threads and message.seq > 0 else None
+        posted = destination.post(
+            json.loads(message.payload),
+            thread_ts=thread_ts,
+            metadata={"key": digest_key, "seq": message.seq},
+        )
+        # Webhooks and the terminal have no ts: "sent" marks the message as done.
+        store.record_sent(
+            pending.id,
+            message.seq,
+            channel_id=posted.channel_id or ("sent" if posted.ts is None else None),
+            ts=posted.ts,
+            now=clock(),
+        )
+        if posted.channel_id and posted.channel_id != channel_id:
+            channel_id = posted.channel_id
+            store.remember_channel(pending.subscription, channel_id)
+        if message.seq == 0:
+            parent_ts = posted.ts
+    store.finish_digest(pending.subscription, pending.id, now=clock(), channel_id=channel_id)
+    log.info(
+        "delivered %s to %s (%d messages, %d articles)",
+        digest_key,
+        destination.label,
+        len(pending.messages),
+        pending.articles,
+        extra={
+            "event": "delivery",
+            "subscription": pending.subscription,
+            "destination": destination.label,
+            "kind": pending.kind,
+            "articles": pending.articles,
+        },
+    )
+
+
+def run_subscription(
+    config: Config,
+    store: Store,
+    matcher: Matcher,
+    sub: SubscriptionConfig,
+    destination: Destination,
+    *,
+    clock: Callable[[], datetime],
+    digest: bool = True,
+) -> SubscriptionOutcome:
+    """Resume, alert, and (if ``digest``) build and send a digest for one subscription.
+    Never raises for a delivery problem: it is recorded and returned."""
+    key = ledger_key(sub, destination)
+    outcome = SubscriptionOutcome(sub.name, destination.label)
+    now = clock()
+    title = sub.title or sub.name
+    tz = config.timezone_of(sub)
+    try:
+        d, a = send_pending(store, destination, key, clock=clock)
+        outcome.digests, outcome.articles = d, a
+        items = select(store, matcher, config, sub, key, now=now)
+        if sub.alert_score is not None:
+            urgent = [i for i in items if i.score >= sub.alert_score]
+            items = [i for i in items if i.score < sub.alert_score]
+            for item in urgent:
+                alert = alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
+                store.create_digest(
+                    key,
+                    kind="alert",
+                    now=now,
+                    payloads=_payloads(alert, destination),
+                    article_ids=alert.article_ids,
+                )
+            if urgent:
+                d, a = send_pending(store, destination, key, clock=clock)
+                outcome.alerts += d
+                outcome.articles += a
+        if digest and (items or sub.post_empty):
+            built = render_digest(config, sub, items, now=now, store=store, key=key)
+            store.create_digest(
+                key,
+                kind="digest",
+                now=now,
+                payloads=_payloads(built, destination),
+                article_ids=built.article_ids,
+            )
+            d, a = send_pending(store, destination, key, clock=clock)
+            outcome.digests += d
+            outcome.articles += a
+    except DeliveryError as e:
+        outcome.error = e
+        store.record_delivery_error(key, code=e.code, message=str(e), now=clock())
+        log.error(
+            "%s: %s",
+            sub.name,
+            e,
+            extra={
+                "event": "delivery",
+                "subscription": sub.name,
+                "status": "error",
+                "code": e.code,
+                "permanent": e.permanent,
+            },
+        )
+    outcome.pending = len(store.pending_digests(key))
+    return outcome
+
+
+def render_digest(
+    config: Config,
+    sub: SubscriptionConfig,
+    items: list[DigestItem],
+    *,
+    now: datetime,
+    store: Store | None = None,
+    key: str | None = None,
+) -> Digest:
+    since = store.last_delivered(key) if store is not None and key is not None else None
+    labels = {name: group.label for name, group in config.keywords.groups.items()}
+    return build_digest(
+        items,
+        subscription=sub.name,
+        title=sub.title or sub.name,
+        now=now,
+        timezone=config.timezone_of(sub),
+        topic_labels=labels,
+        max_items=sub.max_items,
+        since=since,
+    )
+
+
+def preview(
+    config: Config,
+    store: Store,
+    matcher: Matcher,
+    sub: SubscriptionConfig,
+    destination: Destination,
+    *,
+    now: datetime,
+) -> Digest:
+    """The digest that would be sent now, without storing or sending anything."""
+    key = ledger_key(sub, destination)
+    items = select(store, matcher, config, sub, key, now=now, record_skips=False)
+    return render_digest(config, sub, items, now=now, store=store, key=key)
