@@ -9,6 +9,7 @@ webhooks are served under ``/hooks/...``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -41,7 +42,7 @@ class FakeSlack:
         self.hold: threading.Event | None = None
         self.held = threading.Event()
         self._lock = threading.Lock()
-        self._clock = 1_700_000_000.0
+        self._clock = 0.0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,7 +52,9 @@ class FakeSlack:
                 pass
 
             def do_POST(self) -> None:
-                fake._handle(self)
+                # a test may kill the client on purpose
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    fake._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -83,10 +86,18 @@ class FakeSlack:
 
     # -- HTTP ------------------------------------------------------------------------------
 
-    def _reply(self, h: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    def _reply(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = (json.dumps(body) if not isinstance(body, str) else body).encode()
         h.send_response(status)
-        h.send_header("content-type", "application/json" if not isinstance(body, str) else "text/plain")
+        h.send_header(
+            "content-type", "application/json" if not isinstance(body, str) else "text/plain"
+        )
         for k, v in (headers or {}).items():
             h.send_header(k, v)
         h.send_header("content-length", str(len(data)))
@@ -106,7 +117,12 @@ class FakeSlack:
             failure = self.failures.pop(0) if self.failures else None
         if failure is not None:
             if failure.status != 200:
-                self._reply(h, failure.status, {"ok": False, "error": failure.error or "ratelimited"}, failure.headers)
+                self._reply(
+                    h,
+                    failure.status,
+                    {"ok": False, "error": failure.error or "ratelimited"},
+                    failure.headers,
+                )
             else:
                 self._reply(h, 200, {"ok": False, "error": failure.error})
             return
@@ -154,7 +170,8 @@ class FakeSlack:
             self._reply(h, 200, {"ok": False, "error": "invalid_blocks", "errors": problems})
             return
         with self._lock:
-            self._clock += 1
+            # like Slack: the current Unix time, unique per channel
+            self._clock = max(self._clock + 0.000001, time.time())
             ts = f"{self._clock:.6f}"
             message = {
                 "channel": channel,
@@ -170,7 +187,9 @@ class FakeSlack:
         if self.hold is not None:
             self.held.set()
             self.hold.wait(30)
-        self._reply(h, 200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": message["text"]}})
+        self._reply(
+            h, 200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": message["text"]}}
+        )
 
     def _history(self, h: BaseHTTPRequestHandler, args: dict[str, Any]) -> None:
         channel = self._channel_id(str(args.get("channel", "")))
@@ -190,7 +209,12 @@ class FakeSlack:
         # fake, replies are included too (marked with thread_ts).
         for m in reversed(self.messages):
             if m["channel"] == channel and float(m["ts"]) >= oldest and m["thread_ts"] is not None:
-                item = {"type": "message", "ts": m["ts"], "thread_ts": m["thread_ts"], "bot_id": "BBOT"}
+                item = {
+                    "type": "message",
+                    "ts": m["ts"],
+                    "thread_ts": m["thread_ts"],
+                    "bot_id": "BBOT",
+                }
                 if with_meta and m["metadata"]:
                     item["metadata"] = m["metadata"]
                 found.append(item)
@@ -222,7 +246,9 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> list[str]:
         elif kind == "section":
             text = block.get("text", {}).get("text", "")
             if not 1 <= len(text) <= 3000:
-                problems.append(f"[{index}] section text must be 1-3000 characters, got {len(text)}")
+                problems.append(
+                    f"[{index}] section text must be 1-3000 characters, got {len(text)}"
+                )
         elif kind == "context":
             if not 1 <= len(block.get("elements", [])) <= 10:
                 problems.append(f"[{index}] context needs 1-10 elements")
@@ -232,7 +258,9 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> list[str]:
         elif kind == "rich_text":
             for section in block.get("elements", []):
                 for element in section.get("elements", []):
-                    if element["type"] == "link" and not str(element.get("url", "")).startswith(("http://", "https://")):
+                    if element["type"] == "link" and not str(element.get("url", "")).startswith(
+                        ("http://", "https://")
+                    ):
                         problems.append(f"[{index}] link url must be http(s)")
                     if element["type"] not in ("text", "link", "emoji", "user", "channel"):
                         problems.append(f"[{index}] unknown rich text element {element['type']}")

@@ -1,0 +1,249 @@
+"""Digest building (pure) and scheduling: limits, grouping, time zones."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import load_config
+from bot.deliver import Terminal, run_subscription
+from bot.digest import DigestItem, build_digest, escape_mrkdwn, group_stories, safe_url, similarity
+from bot.match import Matcher
+from bot.schedule import cron_trigger, next_run, previous_run
+from bot.store import Store
+from tests.fakeslack import validate_blocks
+from tests.stories import distinct_titles
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+NOW = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)  # Tue 09:00 JST
+
+
+def item(i: int, title: str, score: int = 80, topics=("ai",), hours: float = 1, **kw) -> DigestItem:
+    return DigestItem(
+        article_id=i,
+        title=title,
+        link=f"https://ex.jp/{i}",
+        summary=kw.pop("summary", "概要。"),
+        source=kw.pop("source", "Wire"),
+        published=NOW - timedelta(hours=hours),
+        score=score,
+        topics=topics,
+        why="jpgov: 政府",
+        **kw,
+    )
+
+
+def digest(items, **kw):
+    defaults = dict(
+        subscription="jp",
+        title="Japan tech policy",
+        now=NOW,
+        timezone="Asia/Tokyo",
+        topic_labels={"ai": "AI", "semiconductors": "Semiconductors"},
+        max_items=500,
+    )
+    return build_digest(items, **{**defaults, **kw})
+
+
+def test_every_message_respects_slack_limits_under_stress():
+    rng = random.Random(1)
+    titles = distinct_titles(120)
+    items = [
+        item(
+            i,
+            t + "🚀" * rng.randint(0, 5),
+            score=rng.randint(40, 99),
+            topics=(rng.choice(["ai", "semiconductors", "cyber"]),),
+            summary="長い概要。" * rng.randint(1, 400),
+        )
+        for i, t in enumerate(titles)
+    ]
+    d = digest(items)
+    assert len(d.messages) > 1
+    for message in d.messages:
+        assert len(message.blocks) <= 45 and message.chars() <= 11_000
+        assert validate_blocks(list(message.blocks)) == []
+        assert 0 < len(message.text) <= 40_000
+    shown = json.dumps([m.blocks for m in d.messages], ensure_ascii=False)
+    assert all(t in shown for t in titles)
+
+
+def test_grouped_by_topic_and_ordered_by_score_then_time():
+    items = [
+        item(1, "AI low", 60),
+        item(2, "Chips top", 95, ("semiconductors",)),
+        item(3, "AI high", 90),
+        item(4, "AI high older", 90, hours=5),
+    ]
+    d = digest(items)
+    headings = [b["text"]["text"] for b in d.messages[0].blocks if b["type"] == "section"]
+    assert headings == ["*Semiconductors (1)*", "*AI (3)*"]
+    order = [
+        b["elements"][0]["elements"][0]["text"]
+        for b in d.messages[0].blocks
+        if b["type"] == "rich_text"
+    ]
+    assert order == ["Chips top", "AI high", "AI high older", "AI low"]
+
+
+def test_times_are_shown_in_the_subscription_time_zone():
+    d = digest([item(1, "政府のAI戦略", hours=1)])
+    assert "Tue 24 Nov 2026 09:00 JST" in d.messages[0].blocks[0]["text"]["text"]
+    assert "11/24 08:00 JST" in d.text
+    d_utc = digest([item(1, "政府のAI戦略", hours=1)], timezone="UTC")
+    assert "11/23 23:00 UTC" in d_utc.text
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("経産省、ラピダスに追加支援を決定", "【速報】経産省、ラピダスに追加支援を決定", True),
+        (
+            "Japan approves ¥800 billion for Rapidus",
+            "Japan approves ¥800 billion for Rapidus - Reuters",
+            True,
+        ),
+        ("政府、AI推進法案を閣議決定", "政府、AI推進法案を閣議決定（共同）", True),
+        ("政府、半導体に補助金", "政府、量子に補助金", False),
+        ("METI approves subsidy for chipmaking", "METI publishes guidelines on AI safety", False),
+    ],
+)
+def test_near_duplicate_titles(a, b, same):
+    assert (similarity(a, b) >= 0.55) is same
+
+
+def test_near_duplicates_only_within_a_few_days():
+    stories = group_stories(
+        [
+            item(1, "経産省、ラピダスに追加支援を決定", 90),
+            item(2, "経産省、ラピダスに追加支援を決定 - 共同", 80, hours=2, source="Kyodo"),
+        ]
+    )
+    assert len(stories) == 1 and stories[0].sources == [("Kyodo", "https://ex.jp/2")]
+    apart = group_stories(
+        [
+            item(1, "経産省、ラピダスに追加支援を決定", 90),
+            item(2, "経産省、ラピダスに追加支援を決定", 80, hours=24 * 5),
+        ]
+    )
+    assert len(apart) == 2
+
+
+def test_escaping_and_safe_urls():
+    assert escape_mrkdwn("a & <b> | *c*") == "a &amp; &lt;b&gt; | *c*"
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url("https://ex.jp/a?b=1|2") == "https://ex.jp/a?b=1|2"
+    d = digest([DigestItem(1, "bad link", "javascript:alert(1)", "", "Wire", NOW, 80, ("ai",))])
+    first = next(b for b in d.messages[0].blocks if b["type"] == "rich_text")["elements"][0][
+        "elements"
+    ][0]
+    assert first == {"type": "text", "text": "bad link", "style": {"bold": True}}  # no link at all
+
+
+def test_empty_digest_says_so():
+    d = digest([])
+    assert "No new flagged articles." in json.dumps(d.messages[0].blocks, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    ("expression", "after", "expected"),
+    [
+        (
+            "0 9 * * 0",
+            datetime(2026, 11, 21, 10, tzinfo=TOKYO),
+            datetime(2026, 11, 22, 9, tzinfo=TOKYO),
+        ),  # 0 = Sunday
+        (
+            "0 9 * * 7",
+            datetime(2026, 11, 21, 10, tzinfo=TOKYO),
+            datetime(2026, 11, 22, 9, tzinfo=TOKYO),
+        ),  # 7 = Sunday
+        (
+            "0 9,17 * * 1-5",
+            datetime(2026, 11, 21, 10, tzinfo=TOKYO),
+            datetime(2026, 11, 23, 9, tzinfo=TOKYO),
+        ),
+        (
+            "0 9,17 * * mon-fri",
+            datetime(2026, 11, 23, 9, 30, tzinfo=TOKYO),
+            datetime(2026, 11, 23, 17, tzinfo=TOKYO),
+        ),
+    ],
+)
+def test_cron_reads_like_crontab(expression, after, expected):
+    assert next_run(expression, "Asia/Tokyo", after) == expected
+
+
+def test_previous_run_and_invalid_cron():
+    assert previous_run(
+        "0 9 * * mon-fri", "Asia/Tokyo", datetime(2026, 11, 24, 8, tzinfo=TOKYO)
+    ) == datetime(2026, 11, 23, 9, tzinfo=TOKYO)
+    for bad in ("0 9 * *", "61 9 * * *", "0 9 * * funday"):
+        with pytest.raises(ValueError):
+            cron_trigger(bad, "Asia/Tokyo")
+
+
+def test_tokyo_0900_digest_covers_articles_seen_before_it(make_config, tmp_path, feed_server):
+    """Articles first seen at 08:59 JST are in the 09:00 digest; one at 09:01 is in the next."""
+    from tests import feeds
+    from tests.test_poll import Clock, poll
+
+    titles = distinct_titles(2)
+    config_dir = make_config(
+        [{"name": "Wire", "url": feed_server.route("/f.xml", body=b"")}],
+        {
+            "subscriptions": [
+                {"name": "jp", "channel": "#jp-tech-policy", "schedule": "0 9 * * mon-fri"}
+            ]
+        },
+    )
+    nine = datetime(2026, 11, 24, 9, 0, tzinfo=TOKYO).astimezone(UTC)
+
+    def serve(n: int) -> None:
+        feed_server.route(
+            "/f.xml",
+            body=feeds.rss(
+                [
+                    feeds.item(
+                        t, f"https://ex.jp/{i}", guid=str(i), published=nine - timedelta(hours=1)
+                    )
+                    for i, t in enumerate(titles[:n])
+                ]
+            ),
+        )
+
+    serve(1)
+    poll(config_dir, tmp_path / "data", Clock(nine - timedelta(minutes=1)))
+    config = load_config(config_dir)
+    store = Store(tmp_path / "data")
+    out = __import__("io").StringIO()
+    sub = config.bot.subscriptions[0]
+    outcome = run_subscription(
+        config, store, Matcher(config.keywords), sub, Terminal(out), clock=lambda: nine
+    )
+    printed = out.getvalue()
+    assert outcome.articles == 1 and titles[0] in printed
+    assert (
+        "Tue 24 Nov 2026 09:00 JST" in printed and "11/24 08:00 JST" in printed
+    )  # published 08:00
+    store.close()
+    serve(2)
+    poll(config_dir, tmp_path / "data", Clock(nine + timedelta(minutes=1)), force=True)
+    store = Store(tmp_path / "data")
+    out2 = __import__("io").StringIO()
+    outcome = run_subscription(
+        config,
+        store,
+        Matcher(config.keywords),
+        sub,
+        Terminal(out2),
+        clock=lambda: nine + timedelta(hours=8),
+    )
+    assert (
+        outcome.articles == 1 and titles[1] in out2.getvalue() and titles[0] not in out2.getvalue()
+    )
+    store.close()
