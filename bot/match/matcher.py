@@ -103,14 +103,17 @@ class MatchResult:
 def short_reasons(reasons: list[dict[str, Any]], limit: int = 3) -> str:
     """The reasons (as stored JSON) in one short line: present groups and their terms."""
     parts = []
+    shown: set[str] = set()
     for reason in reasons:
         if not reason.get("present") or reason.get("kind") == "foreign":
             continue
         names = [
             t["term"].rstrip("*") for t in reason.get("terms", []) if t.get("where") != "feed"
         ][:limit]
-        if names:
+        # A group that includes another (japan includes jpgov) would repeat its terms.
+        if names and not set(names) <= shown:
             parts.append(f"{reason['group']}: {', '.join(names)}")
+            shown.update(names)
     return " · ".join(parts)
 
 
