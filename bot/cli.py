@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from bot.deliver import (
     run_subscription,
     select,
 )
+from bot.demo import run as demo
 from bot.errors import BotError, ConfigError
 from bot.explain import fetch_page, match_lines, render_explanation, write_jsonl
 from bot.match import Matcher
@@ -39,6 +41,8 @@ from bot.match.rules import Node, render
 from bot.models import FeedState
 from bot.poll import FeedOutcome, Poller
 from bot.schedule import next_run
+from bot.service import Service, run_once
+from bot.starter import export_opml, import_opml, init
 from bot.store import Store, StoredArticle
 
 EXIT_OK = 0
@@ -118,7 +122,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
         feeds = tuple(f for f in feeds if f.name in names)
     store = _store(args)
     try:
-        outcomes = asyncio.run(Poller(config, store).poll(feeds, force=args.force))
+        poller = Poller(config, store, progress=_progress(args, len(feeds)))
+        outcomes = asyncio.run(poller.poll(feeds, force=args.force))
     finally:
         store.close()
     for outcome in outcomes:
@@ -460,6 +465,92 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- run / init / opml / demo -------------------------------------------------------------
+
+
+class Progress:
+    """On an interactive terminal, a one-line progress counter for long polls."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.new, self.errors = total, 0, 0, 0
+
+    def __call__(self, outcome: FeedOutcome) -> None:
+        self.done += 1
+        self.new += outcome.new
+        self.errors += outcome.status == "error"
+        sys.stderr.write(
+            f"\rpolled {self.done}/{self.total} feeds · {self.new} new · {self.errors} errors "
+        )
+        if self.done == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _progress(args: argparse.Namespace, total: int) -> Progress | None:
+    # Only for a person watching: in a pipe or in Docker the log says it instead.
+    if args.log_format == "text" and sys.stderr.isatty() and total > 1:
+        return Progress(total)
+    return None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = _load(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    if args.once:
+        outcomes, deliveries = asyncio.run(
+            run_once(config, data_dir, progress=_progress(args, len(config.feeds)))
+        )
+        for outcome in outcomes:
+            _out(_outcome_line(outcome))
+        for delivery in deliveries:
+            print(_delivery_line(delivery), file=sys.stderr)
+        return EXIT_ERROR if any(d.error for d in deliveries) else EXIT_OK
+    port = args.health_port
+    if port is None and os.environ.get("BOT_HEALTH_PORT"):
+        port = int(os.environ["BOT_HEALTH_PORT"])
+    host = args.health_host or os.environ.get("BOT_HEALTH_HOST")
+
+    async def main() -> None:
+        await Service(config, data_dir, health_host=host, health_port=port).run()
+
+    for sub in config.bot.subscriptions:
+        if destination_for(config, sub).kind == "terminal":
+            print(
+                f"{sub.name}: no Slack credentials ({_missing(config, sub)} not set): "
+                "digests will be printed here",
+                file=sys.stderr,
+            )
+    asyncio.run(main())
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.dir or resolve_config_dir(args.config))
+    for path in init(target, force=args.force):
+        _out(f"wrote {path}")
+    _out(f"next: edit {target}/feeds.yaml and {target}/bot.yaml, then run `python -m bot run`")
+    return EXIT_OK
+
+
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    config = _load(args)
+    added, skipped = import_opml(config, Path(args.file))
+    load_config(config.directory)  # the result must still be valid
+    for name in added:
+        _out(f"added {name}")
+    _out(f"{len(added)} feeds added, {len(skipped)} already listed")
+    return EXIT_OK
+
+
+def cmd_export_opml(args: argparse.Namespace) -> int:
+    sys.stdout.write(export_opml(_load(args)))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    return demo.run()
+
+
 # -- entry point -------------------------------------------------------------------------
 
 
@@ -476,7 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="state folder (env BOT_DATA_DIR; default ./data)"
     )
     parser.add_argument(
-        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="default: info for run, warning for other commands",
     )
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -528,6 +621,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("run", help="the service: poll, digest and alert on schedule")
+    p.add_argument("--once", action="store_true", help="poll all feeds, deliver all digests, exit")
+    p.add_argument(
+        "--health-port", type=int, help="serve /healthz and /metrics (env BOT_HEALTH_PORT)"
+    )
+    p.add_argument("--health-host", help="address for the health endpoint (default 127.0.0.1)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("init", help="write a starter configuration folder")
+    p.add_argument("dir", nargs="?", help="where (default: --config, BOT_CONFIG or ./config)")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("import-opml", help="add the feeds of an OPML file to feeds.yaml")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_import_opml)
+
+    p = sub.add_parser("export-opml", help="print the feed list as OPML")
+    p.set_defaults(func=cmd_export_opml)
+
+    p = sub.add_parser(
+        "demo", help="a complete cycle on bundled sample feeds (no network, no Slack)"
+    )
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("match", help="batch matching: JSON lines in, JSON lines out")
     p.add_argument("--jsonl", required=True, metavar="FILE", help="input file, or - for stdin")
     p.add_argument("--rule", help="a rule name from keywords.yaml, or a rule (default: default)")
@@ -538,7 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logs.setup(args.log_level, args.log_format)
+    logs.setup(args.log_level or ("info" if args.command == "run" else "warning"), args.log_format)
     try:
         return int(args.func(args))
     except ConfigError as e:
@@ -549,6 +667,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -220,11 +220,45 @@ class SlackSettings(_Model):
     server_error_retries: int = Field(2, ge=0, le=10)
 
 
+class HttpSettings(_Model):
+    """The /healthz and /metrics endpoint of ``python -m bot run`` (off unless a port is set;
+    --health-port and BOT_HEALTH_PORT override)."""
+
+    host: str = "127.0.0.1"
+    port: int | None = Field(None, ge=0, le=65535)
+
+
+class AdminSettings(_Model):
+    """Where reports about the bot itself go: failing or quiet feeds, failing deliveries."""
+
+    channel: str | None = None
+    webhook_env: str | None = None
+    #: a feed failing for this long is reported
+    failing_after: Duration = 24 * 3600.0
+    #: a feed with no new article for this many of its usual gaps (and at least quiet_min)
+    quiet_factor: float = Field(10.0, gt=1)
+    quiet_min: Duration = 7 * 86400.0
+    #: the same problem is reported again after this long
+    repeat_after: Duration = 24 * 3600.0
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        return SubscriptionConfig._channel(value)
+
+    @field_validator("webhook_env")
+    @classmethod
+    def _webhook_env(cls, value: str | None) -> str | None:
+        return SubscriptionConfig._webhook_env(value)
+
+
 class BotFile(_Model):
     timezone: TimeZoneName = DEFAULT_TIMEZONE
     poll: PollSettings = PollSettings()
     fetch: FetchSettings = FetchSettings()
     slack: SlackSettings = SlackSettings()
+    http: HttpSettings = HttpSettings()
+    admin: AdminSettings | None = None
     subscriptions: tuple[SubscriptionConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -145,6 +145,8 @@ class Poller:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         on_stored: Callable[[str, StoreResult], None] | None = None,
+        keep_workers: bool = False,
+        progress: Callable[[FeedOutcome], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -153,6 +155,15 @@ class Poller:
         self.rng = rng or random.Random()
         self.on_stored = on_stored
         self.matcher = Matcher(config.keywords)
+        self.keep_workers = keep_workers
+        self.progress = progress
+        self._executor: Executor | None = None
+
+    def close(self) -> None:
+        """Stop the worker processes kept between polls (``keep_workers``)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     async def poll(
         self, feeds: Sequence[FeedConfig] | None = None, *, force: bool = False
@@ -160,19 +171,29 @@ class Poller:
         """Poll ``feeds`` (default: every enabled feed) once. ``force`` ignores backoff and
         server-requested delays. Never raises for a feed's failure."""
         targets = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
-        executor = _parse_executor(
+        executor = self._executor or _parse_executor(
             len(targets), self.config.bot.poll.parse_workers, self.config.keywords
         )
+        if self.keep_workers:
+            self._executor = executor  # the service keeps its workers warm between polls
         try:
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
                     await asyncio.gather(
-                        *(self._poll_one(fetcher, executor, f, force) for f in targets)
+                        *(self._poll_reporting(fetcher, executor, f, force) for f in targets)
                     )
                 )
         finally:
-            if executor is not None:
+            if executor is not None and not self.keep_workers:
                 executor.shutdown(wait=True, cancel_futures=True)
+
+    async def _poll_reporting(
+        self, fetcher: Fetcher, executor: Executor | None, feed: FeedConfig, force: bool
+    ) -> FeedOutcome:
+        outcome = await self._poll_one(fetcher, executor, feed, force)
+        if self.progress is not None:
+            self.progress(outcome)
+        return outcome
 
     async def _poll_one(
         self, fetcher: Fetcher, executor: Executor | None, feed: FeedConfig, force: bool

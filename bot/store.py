@@ -138,6 +138,13 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_article ON deliveries(article_id);
     """,
+    # 4: reports already sent to the admin destination
+    """
+    CREATE TABLE notices (
+        key TEXT PRIMARY KEY,
+        last_sent TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -798,6 +805,28 @@ class Store:
                 else None
             ),
         }
+
+    def arrival_times(self, feed: str, limit: int = 30) -> list[datetime]:
+        """When the feed's most recent new (non-backlog) articles were first seen."""
+        rows = self.db.execute(
+            "SELECT first_seen FROM articles WHERE feed=? AND backlog=0"
+            " ORDER BY first_seen DESC LIMIT ?",
+            (feed, limit),
+        ).fetchall()
+        return [d for r in rows if (d := _dt(r[0])) is not None]
+
+    def notice_due(self, key: str, *, now: datetime, repeat_after: timedelta) -> bool:
+        row = self.db.execute("SELECT last_sent FROM notices WHERE key=?", (key,)).fetchone()
+        last = _dt(row[0]) if row else None
+        return last is None or now - last >= repeat_after
+
+    def record_notice(self, key: str, *, now: datetime) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO notices(key, last_sent) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET last_sent=excluded.last_sent",
+                (key, _iso(now)),
+            )
 
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])

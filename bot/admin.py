@@ -1,0 +1,131 @@
+"""Reports about the bot itself, for the people who run it: feeds that have failed for a day,
+feeds that went quiet far beyond their usual rhythm, deliveries that keep failing.
+
+``find_problems`` is pure (states and a clock in, problems out); ``report`` sends the new
+ones to the admin destination, at most once per ``repeat_after`` for the same problem.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import AdminSettings, Config
+from bot.deliver import Destination
+from bot.errors import DeliveryError
+from bot.models import FeedState
+from bot.store import Store
+
+log = logging.getLogger("bot.admin")
+MIN_ARRIVALS = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    key: str  # stable identity, to avoid repeating a report
+    text: str
+
+
+def usual_gap(arrivals: Sequence[datetime]) -> timedelta | None:
+    """The median time between a feed's new articles, if it has enough history."""
+    if len(arrivals) < MIN_ARRIVALS:
+        return None
+    ordered = sorted(arrivals)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(ordered)]
+    return timedelta(seconds=statistics.median(gaps))
+
+
+def find_problems(
+    feeds: Sequence[FeedState],
+    arrivals: Mapping[str, Sequence[datetime]],
+    deliveries: Mapping[str, dict[str, Any]],
+    settings: AdminSettings,
+    *,
+    now: datetime,
+) -> list[Problem]:
+    problems = []
+    failing_after = timedelta(seconds=settings.failing_after)
+    for feed in feeds:
+        if feed.consecutive_failures:
+            since = feed.last_success or feed.first_polled or feed.last_attempt
+            if since is not None and now - since >= failing_after:
+                hours = (now - since).total_seconds() / 3600
+                problems.append(
+                    Problem(
+                        f"failing:{feed.name}",
+                        f"Feed *{feed.name}* has failed for {hours:.0f} h "
+                        f"({feed.consecutive_failures} attempts): {feed.last_error_kind}: "
+                        f"{feed.last_error_message}",
+                    )
+                )
+            continue
+        gap = usual_gap(arrivals.get(feed.name, ()))
+        if gap is None or feed.last_new is None:
+            continue
+        quiet_for = now - feed.last_new
+        limit = max(gap * settings.quiet_factor, timedelta(seconds=settings.quiet_min))
+        if quiet_for >= limit:
+            problems.append(
+                Problem(
+                    f"quiet:{feed.name}",
+                    f"Feed *{feed.name}* has had no new article for {quiet_for.days} days "
+                    f"(usually one every {gap.total_seconds() / 3600:.1f} h): it may have moved "
+                    "or changed format",
+                )
+            )
+    for name, status in deliveries.items():
+        error = status.get("last_error")
+        if error and status.get("pending_digests"):
+            problems.append(
+                Problem(
+                    f"delivery:{name}:{error['code']}",
+                    f"Delivery for subscription *{name}* is failing: {error['message']} "
+                    f"({status['pending_digests']} digest(s) waiting)",
+                )
+            )
+    return problems
+
+
+def report(
+    config: Config, store: Store, destination: Destination | None, *, now: datetime
+) -> list[Problem]:
+    """Send the problems not reported recently; returns what was sent (or logged)."""
+    settings = config.bot.admin
+    if settings is None:
+        return []
+    feeds = [store.feed_state(f.name, f.url) for f in config.feeds if f.enabled]
+    arrivals = {f.name: store.arrival_times(f.name) for f in feeds}
+    deliveries = {
+        s.name: status
+        for s in config.bot.subscriptions
+        if (status := store.subscription_status(s.name)) is not None
+    }
+    repeat = timedelta(seconds=settings.repeat_after)
+    due = [
+        p
+        for p in find_problems(feeds, arrivals, deliveries, settings, now=now)
+        if store.notice_due(p.key, now=now, repeat_after=repeat)
+    ]
+    if not due:
+        return []
+    text = "JP tech policy bot needs attention:\n" + "\n".join(f"• {p.text}" for p in due)
+    if destination is None or destination.kind == "terminal":
+        log.warning("%s (no admin Slack credentials: logged only)", text)
+    else:
+        message = {
+            "text": text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+            "blocks": [],
+        }
+        try:
+            destination.post(message, thread_ts=None, metadata={"key": "admin", "seq": 0})
+        except DeliveryError as e:
+            log.error("cannot send the admin report: %s", e)
+            return []
+    for problem in due:
+        store.record_notice(problem.key, now=now)
+    return due

@@ -1,0 +1,335 @@
+"""The long-running service (``python -m bot run``).
+
+    AsyncIOScheduler (APScheduler 3.x), times in each job's own zone
+      poll:<interval>   one job per distinct feed interval (jittered, max_instances=1,
+                        coalesce): polls that group's due feeds through one shared client;
+                        then checks alerts if anything new was flagged
+      digest:<name>     one per subscription: its cron schedule in its time zone;
+                        misfire_grace_time=1h + coalesce, so a digest missed during a short
+                        outage is sent once when the bot is back
+      admin             hourly, if an admin destination is configured
+    HTTP (optional)     /healthz, /metrics
+
+Slack calls block, so deliveries run on one dedicated thread with its own SQLite
+connection (WAL lets it write beside the poller). Shutdown (SIGTERM/SIGINT): pause the
+scheduler, let running jobs finish (APScheduler's asyncio shutdown would cancel them
+mid-write), then stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import admin as admin_reports
+from bot.config import Config, FeedConfig, SubscriptionConfig
+from bot.deliver import Destination, SubscriptionOutcome, destination_for, run_subscription
+from bot.health import HealthServer, Metrics
+from bot.match import Matcher
+from bot.poll import FeedOutcome, Poller
+from bot.schedule import cron_trigger
+from bot.store import Store
+
+log = logging.getLogger("bot.service")
+T = TypeVar("T")
+
+DIGEST_MISFIRE_GRACE = 3600
+SHUTDOWN_GRACE = 30.0
+ADMIN_INTERVAL = 3600
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def record_poll(metrics: Metrics, outcomes: list[FeedOutcome]) -> None:
+    for o in outcomes:
+        metrics.inc("bot_feed_polls_total", status=o.status)
+        if o.status == "error":
+            metrics.inc("bot_feed_errors_total", kind=o.error_kind or "unknown")
+        metrics.inc("bot_articles_new_total", o.new)
+        metrics.inc("bot_articles_flagged_total", o.flagged)
+
+
+def record_delivery(metrics: Metrics, outcome: SubscriptionOutcome) -> None:
+    if outcome.digests:
+        metrics.inc(
+            "bot_digests_delivered_total", outcome.digests, subscription=outcome.name, kind="digest"
+        )
+    if outcome.alerts:
+        metrics.inc(
+            "bot_digests_delivered_total", outcome.alerts, subscription=outcome.name, kind="alert"
+        )
+    if outcome.error is not None:
+        metrics.inc("bot_slack_errors_total", code=outcome.error.code)
+
+
+class Deliverer:
+    """Runs deliveries on one thread that owns its own Store."""
+
+    def __init__(
+        self, config: Config, data_dir: Path, metrics: Metrics, clock: Callable[[], datetime]
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.metrics = metrics
+        self.clock = clock
+        self.matcher = Matcher(config.keywords)
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="delivery")
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:  # created on the delivery thread, used only there
+            self._store = Store(self.data_dir)
+        return self._store
+
+    def destination(self, sub: SubscriptionConfig) -> Destination:
+        return destination_for(self.config, sub)
+
+    def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome:
+        outcome = run_subscription(
+            self.config,
+            self.store,
+            self.matcher,
+            sub,
+            self.destination(sub),
+            clock=self.clock,
+            digest=digest,
+        )
+        record_delivery(self.metrics, outcome)
+        return outcome
+
+    def admin(self) -> None:
+        settings = self.config.bot.admin
+        if settings is None:
+            return
+        probe = SubscriptionConfig(
+            name="admin", channel=settings.channel, webhook_env=settings.webhook_env
+        )
+        admin_reports.report(
+            self.config, self.store, destination_for(self.config, probe), now=self.clock()
+        )
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self.executor.submit(self._close_store).result()
+        self.executor.shutdown(wait=True)
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class Service:
+    def __init__(
+        self,
+        config: Config,
+        data_dir: Path,
+        *,
+        health_host: str | None = None,
+        health_port: int | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.config = config
+        self.data_dir = data_dir
+        self.clock = clock
+        self.metrics = Metrics()
+        self.store = Store(data_dir)
+        self.poller = Poller(config, self.store, clock=clock, keep_workers=True)
+        self.deliverer = Deliverer(config, data_dir, self.metrics, clock)
+        self.scheduler = AsyncIOScheduler(timezone=config.bot.timezone)
+        self.health_host = health_host or config.bot.http.host
+        self.health_port = health_port if health_port is not None else config.bot.http.port
+        self.health: HealthServer | None = None
+        self.started = clock()
+        self.stopping = asyncio.Event()
+        self._running: set[asyncio.Task[Any]] = set()
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _tracked(
+        self, name: str, job: Callable[[], Awaitable[None]]
+    ) -> Callable[[], Awaitable[None]]:
+        """Wrap a job: tracked for graceful shutdown, and a bug is logged, never fatal."""
+
+        async def run() -> None:
+            if self.stopping.is_set():
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self._running.add(task)
+            try:
+                await job()
+            except Exception:
+                log.exception(
+                    "job %s failed (a bug: please report it); the service carries on", name
+                )
+            finally:
+                self._running.discard(task)
+
+        return run
+
+    def _poll_job(self, feeds: list[FeedConfig]) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            started = time.monotonic()
+            outcomes = await self.poller.poll(feeds)
+            self.metrics.inc("bot_poll_duration_seconds_sum", time.monotonic() - started)
+            self.metrics.inc("bot_poll_duration_seconds_count")
+            record_poll(self.metrics, outcomes)
+            if any(o.flagged for o in outcomes):
+                for sub in self.config.bot.subscriptions:
+                    if sub.alert_score is not None:
+                        await self.deliverer.call(self.deliverer.run, sub, digest=False)
+
+        return job
+
+    def _digest_job(self, sub: SubscriptionConfig) -> Callable[[], Awaitable[None]]:
+        async def job() -> None:
+            outcome = await self.deliverer.call(self.deliverer.run, sub, digest=True)
+            if outcome.error is not None:
+                log.error("digest for %s not delivered: %s", sub.name, outcome.error)
+
+        return job
+
+    def schedule(self) -> None:
+        groups: dict[float, list[FeedConfig]] = {}
+        for feed in self.config.feeds:
+            if feed.enabled:
+                groups.setdefault(self.config.interval(feed), []).append(feed)
+        now = self.clock()
+        for interval, feeds in sorted(groups.items()):
+            self.scheduler.add_job(
+                self._tracked(f"poll:{interval:g}s", self._poll_job(feeds)),
+                IntervalTrigger(seconds=interval, jitter=min(60.0, interval * 0.1)),
+                id=f"poll:{interval:g}s",
+                name=f"poll {len(feeds)} feeds every {interval:g}s",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,  # first poll right away
+                misfire_grace_time=None,
+            )
+        for sub in self.config.bot.subscriptions:
+            trigger: CronTrigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
+            self.scheduler.add_job(
+                self._tracked(f"digest:{sub.name}", self._digest_job(sub)),
+                trigger,
+                id=f"digest:{sub.name}",
+                name=f"digest {sub.name} ({sub.schedule} {self.config.timezone_of(sub)})",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=DIGEST_MISFIRE_GRACE,
+            )
+        if self.config.bot.admin is not None:
+            self.scheduler.add_job(
+                self._tracked("admin", lambda: self.deliverer.call(self.deliverer.admin)),
+                IntervalTrigger(seconds=ADMIN_INTERVAL),
+                id="admin",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now + timedelta(minutes=5),
+            )
+
+    # -- health ----------------------------------------------------------------------------
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
+        now = self.clock()
+        alive = self.scheduler.running and not self.stopping.is_set()
+        intervals = [self.config.interval(f) for f in self.config.feeds if f.enabled]
+        allowed = timedelta(seconds=max([*intervals, 1800.0])) * 3
+        successes = [s.last_success for s in self.store.all_feeds() if s.last_success]
+        last = max(successes) if successes else None
+        recent = (last is not None and now - last <= allowed) or (
+            not intervals or now - self.started <= allowed
+        )
+        writable = self.store.writable()
+        return alive and recent and writable, {
+            "scheduler": "running" if alive else "stopped",
+            "last_successful_poll": last.isoformat() if last else None,
+            "polls_recent": recent,
+            "storage_writable": writable,
+        }
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        if self.health_port is not None:
+            self.health = HealthServer(self.health_host, self.health_port, self.metrics, self.check)
+            self.health_port = await self.health.start()
+        self.schedule()
+        self.scheduler.start()
+        log.info(
+            "service started: %d feeds, %d subscriptions",
+            len(self.config.feeds),
+            len(self.config.bot.subscriptions),
+            extra={"event": "start"},
+        )
+        for job in self.scheduler.get_jobs():
+            log.info("scheduled %s, next at %s", job.name, job.next_run_time)
+        await self.stopping.wait()
+        await self.shutdown()
+
+    def request_stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("stopping: no new work; waiting for running jobs", extra={"event": "stop"})
+            self.stopping.set()
+
+    async def shutdown(self) -> None:
+        self.scheduler.pause()
+        running = [t for t in self._running if not t.done()]
+        if running:
+            _, pending = await asyncio.wait(running, timeout=SHUTDOWN_GRACE)
+            for task in pending:
+                # Each feed's batch and each outbox step is its own transaction: cancelling
+                # here loses nothing that is not redone next time.
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        self.scheduler.shutdown(wait=False)
+        await asyncio.sleep(0)
+        if self.health is not None:
+            await self.health.stop()
+        self.poller.close()
+        self.deliverer.close()
+        self.store.close()
+        log.info("stopped", extra={"event": "stopped"})
+
+
+async def run_once(
+    config: Config, data_dir: Path, *, progress: Callable[[FeedOutcome], None] | None = None
+) -> tuple[list[FeedOutcome], list[SubscriptionOutcome]]:
+    """Poll every feed once, then deliver every subscription's digest as if due."""
+    store = Store(data_dir)
+    try:
+        poller = Poller(config, store, progress=progress)
+        outcomes = await poller.poll()
+    finally:
+        store.close()
+    metrics = Metrics()
+    deliverer = Deliverer(config, data_dir, metrics, utcnow)
+    try:
+        deliveries = [
+            await deliverer.call(deliverer.run, sub, digest=True)
+            for sub in config.bot.subscriptions
+        ]
+    finally:
+        deliverer.close()
+    return outcomes, deliveries

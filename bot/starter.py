@@ -1,0 +1,138 @@
+"""Starter configuration (``init``) and OPML import/export of the feed list."""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from bot.config import BOT_FILE, FEEDS_FILE, Config, FeedConfig
+from bot.errors import ConfigError
+from bot.match.keywords import KEYWORDS_FILE
+
+FILES = (FEEDS_FILE, BOT_FILE, KEYWORDS_FILE)
+
+
+def defaults_dir() -> Path:
+    """The shipped default configuration: installed as package data (bot.defaults), or the
+    config/ folder of a source checkout."""
+    try:
+        return Path(str(importlib.resources.files("bot.defaults")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "config"
+
+
+def init(target: Path, *, force: bool = False) -> list[Path]:
+    """Write the default configuration into ``target``; never overwrites without ``force``."""
+    source = defaults_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    existing = [target / name for name in FILES if (target / name).exists()]
+    if existing and not force:
+        raise ConfigError(
+            str(target),
+            "",
+            f"{', '.join(p.name for p in existing)} already exist(s); use --force to overwrite",
+        )
+    written = []
+    for name in FILES:
+        shutil.copyfile(source / name, target / name)
+        written.append(target / name)
+    return written
+
+
+def read_opml(path: Path) -> list[dict[str, object]]:
+    """Feeds from an OPML file: every outline with an xmlUrl; categories become tags."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        raise ConfigError(str(path), "", f"cannot read OPML: {e}") from e
+    feeds = []
+    for outline in root.iter("outline"):
+        url = outline.get("xmlUrl")
+        if not url:
+            continue
+        name = outline.get("title") or outline.get("text") or url
+        entry: dict[str, object] = {"name": name.strip(), "url": url.strip()}
+        categories = [
+            c.strip().lstrip("/") for c in (outline.get("category") or "").split(",") if c.strip()
+        ]
+        if categories:
+            entry["tags"] = categories
+        language = (outline.get("language") or "")[:2].lower()
+        if language in ("ja", "en"):
+            entry["language"] = language
+        feeds.append(entry)
+    return feeds
+
+
+def _yaml_entry(entry: dict[str, object]) -> str:
+    # JSON strings are valid YAML double-quoted scalars: safe for any name or URL.
+    lines = [
+        f"  - name: {json.dumps(entry['name'], ensure_ascii=False)}",
+        f"    url: {json.dumps(entry['url'])}",
+    ]
+    if entry.get("language"):
+        lines.append(f"    language: {entry['language']}")
+    tags = entry.get("tags")
+    if isinstance(tags, list) and tags:
+        lines.append(f"    tags: {json.dumps(tags, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
+
+
+def import_opml(config: Config, path: Path) -> tuple[list[str], list[str]]:
+    """Append the OPML's new feeds to feeds.yaml (as text, so the user's comments stay);
+    returns (added, skipped) names. Every entry is validated before anything is written."""
+    known_urls = {f.url for f in config.feeds}
+    known_names = {f.name for f in config.feeds}
+    added, skipped, blocks = [], [], []
+    for entry in read_opml(path):
+        name, url = str(entry["name"]), str(entry["url"])
+        if url in known_urls:
+            skipped.append(name)
+            continue
+        base, n = name, 2
+        while name in known_names:
+            name, n = f"{base} ({n})", n + 1
+        entry["name"] = name
+        try:
+            FeedConfig.model_validate(entry)
+        except ValueError as e:
+            raise ConfigError(
+                str(path), f"outline {name!r}", str(e).splitlines()[-1].strip()
+            ) from e
+        known_urls.add(url)
+        known_names.add(name)
+        added.append(name)
+        blocks.append(_yaml_entry(entry))
+    if blocks:
+        feeds_path = config.directory / FEEDS_FILE
+        text = feeds_path.read_text(encoding="utf-8")
+        if "feeds:" not in text or re.search(r"^feeds:\s*\[\]\s*$", text, re.M):
+            text = re.sub(r"^feeds:\s*\[\]\s*$", "", text, flags=re.M) + "feeds:\n"
+        text = text if text.endswith("\n") else text + "\n"
+        text += f"  # imported from {path.name}\n" + "".join(blocks)
+        feeds_path.write_text(text, encoding="utf-8")
+    return added, skipped
+
+
+def export_opml(config: Config) -> str:
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<opml version="2.0">',
+        "  <head><title>jp-techpolicy-bot feeds</title></head>",
+        "  <body>",
+    ]
+    for feed in config.feeds:
+        name = quoteattr(feed.name)
+        attrs = f'type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}'
+        if feed.tags:
+            attrs += f" category={quoteattr(','.join(feed.tags))}"
+        if feed.language:
+            attrs += f" language={quoteattr(feed.language)}"
+        lines.append(f"    <outline {attrs}/>")
+    lines += ["  </body>", "</opml>", ""]
+    return "\n".join(lines)
