@@ -154,10 +154,17 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self.on_stored = on_stored
-        self.matcher = Matcher(config.keywords)
+        self._matcher: Matcher | None = None
         self.keep_workers = keep_workers
         self.progress = progress
         self._executor: Executor | None = None
+
+    @property
+    def matcher(self) -> Matcher:
+        """For in-process parsing only; worker processes build their own."""
+        if self._matcher is None:
+            self._matcher = Matcher(self.config.keywords)
+        return self._matcher
 
     def close(self) -> None:
         """Stop the worker processes kept between polls (``keep_workers``)."""

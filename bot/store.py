@@ -391,31 +391,50 @@ class Store:
     ) -> StoreResult:
         """Store one feed's parsed batch in one transaction (see the module docstring).
         ``matches`` (by entry id) are saved for new and edited articles; a story seen again
-        in another feed keeps the better of its two matches."""
+        in another feed keeps the better of its two matches.
+
+        Lookups are batched per feed (known ids, canonical links, fingerprints): a cold poll
+        of a thousand feeds stores tens of thousands of articles on the event loop's thread.
+        Prefetching is exact because an article inserted from this batch can never be merged
+        into by another entry of the same batch (its entry id is in the batch)."""
         matches = matches or {}
         cutoff = now - backlog_window
+        now_iso = _iso(now)
         batch_ids = {a.entry_id for a in articles}
+        fingerprints = {a.entry_id: _fingerprint(a) for a in articles}
         new: list[int] = []
         edited: list[int] = []
+        seen: list[int] = []
         backlog = unchanged = 0
         with self.transaction() as db:
+            known = self._known_entries(feed, list(batch_ids))
+            unknown = [a for a in articles if a.entry_id not in known]
+            by_link = self._rows_where(
+                "canonical_link",
+                [
+                    a.canonical_link
+                    for a in unknown
+                    if a.canonical_link and not _is_site_root(a.canonical_link)
+                ],
+            )
+            by_print = self._rows_where(
+                "fingerprint", [f for a in unknown if (f := fingerprints[a.entry_id])], feed=feed
+            )
             for article in articles:
-                row = db.execute(
-                    "SELECT a.id, a.content_hash FROM entries e JOIN articles a"
-                    " ON a.id = e.article_id WHERE e.feed=? AND e.entry_id=?",
-                    (feed, article.entry_id),
-                ).fetchone()
+                row = known.get(article.entry_id)
                 if row is None:
-                    row = self._same_story(feed, article, batch_ids)
+                    candidates = by_link.get(article.canonical_link, []) + by_print.get(
+                        fingerprints[article.entry_id] or "", []
+                    )
+                    row = self._same_story(feed, candidates, batch_ids)
                     if row is not None:
                         db.execute(
                             "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?)",
-                            (feed, article.entry_id, row["id"], article.link, _iso(now)),
+                            (feed, article.entry_id, row["id"], article.link, now_iso),
                         )
                 if row is not None:
-                    owner = db.execute("SELECT feed FROM articles WHERE id=?", (row["id"],))
-                    same_feed = owner.fetchone()["feed"] == feed
                     match = matches.get(article.entry_id)
+                    same_feed = row["feed"] == feed
                     if same_feed and row["content_hash"] != article.content_hash:
                         self._update(row["id"], article, now)
                         if match is not None:
@@ -425,37 +444,72 @@ class Store:
                         if not same_feed and match is not None:
                             self._upgrade_match(row["id"], match, now)
                         unchanged += 1
-                    db.execute("UPDATE articles SET last_seen=? WHERE id=?", (_iso(now), row["id"]))
+                    seen.append(row["id"])
                     continue
                 is_backlog = first_poll and (
                     article.date_source == "first_seen" or article.published < cutoff
                 )
-                article_id = self._insert(article, now, is_backlog, matches.get(article.entry_id))
+                article_id = self._insert(
+                    article,
+                    now,
+                    is_backlog,
+                    matches.get(article.entry_id),
+                    fingerprints[article.entry_id],
+                )
                 db.execute(
                     "INSERT INTO entries VALUES (?,?,?,?,?)",
-                    (feed, article.entry_id, article_id, article.link, _iso(now)),
+                    (feed, article.entry_id, article_id, article.link, now_iso),
                 )
                 if is_backlog:
                     backlog += 1
                 else:
                     new.append(article_id)
+            db.executemany(
+                "UPDATE articles SET last_seen=? WHERE id=?", [(now_iso, i) for i in seen]
+            )
         return StoreResult(
             new=tuple(new), backlog=backlog, edited=tuple(edited), unchanged=unchanged
         )
 
-    def _same_story(self, feed: str, article: Article, batch_ids: set[str]) -> sqlite3.Row | None:
-        candidates: list[sqlite3.Row] = []
-        if article.canonical_link and not _is_site_root(article.canonical_link):
-            candidates += self.db.execute(
-                "SELECT id, feed, content_hash FROM articles WHERE canonical_link=?",
-                (article.canonical_link,),
-            ).fetchall()
-        fingerprint = _fingerprint(article)
-        if fingerprint:
-            candidates += self.db.execute(
-                "SELECT id, feed, content_hash FROM articles WHERE feed=? AND fingerprint=?",
-                (feed, fingerprint),
-            ).fetchall()
+    _CHUNK = 500  # SQLite's default limit on host parameters is far above this
+
+    def _known_entries(self, feed: str, entry_ids: list[str]) -> dict[str, sqlite3.Row]:
+        out: dict[str, sqlite3.Row] = {}
+        for i in range(0, len(entry_ids), self._CHUNK):
+            chunk = entry_ids[i : i + self._CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                "SELECT e.entry_id, a.id, a.feed, a.content_hash FROM entries e JOIN articles a"
+                f" ON a.id = e.article_id WHERE e.feed=? AND e.entry_id IN ({marks})",
+                [feed, *chunk],
+            ):
+                out[row["entry_id"]] = row
+        return out
+
+    def _rows_where(
+        self, column: str, values: list[str], *, feed: str | None = None
+    ) -> dict[str, list[sqlite3.Row]]:
+        """Articles whose ``column`` is one of ``values`` (optionally of one feed), by value."""
+        out: dict[str, list[sqlite3.Row]] = {}
+        unique = sorted(set(values))
+        for i in range(0, len(unique), self._CHUNK):
+            chunk = unique[i : i + self._CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = (
+                f"SELECT id, feed, content_hash, {column} AS value FROM articles"
+                f" WHERE {column} IN ({marks})"
+            )
+            params: list[str] = list(chunk)
+            if feed is not None:
+                sql += " AND feed=?"
+                params.append(feed)
+            for row in self.db.execute(sql + " ORDER BY id", params):
+                out.setdefault(row["value"], []).append(row)
+        return out
+
+    def _same_story(
+        self, feed: str, candidates: list[sqlite3.Row], batch_ids: set[str]
+    ) -> sqlite3.Row | None:
         for row in candidates:
             if row["feed"] != feed:
                 return row
@@ -471,7 +525,12 @@ class Store:
         return None
 
     def _insert(
-        self, article: Article, now: datetime, backlog: bool, match: MatchRecord | None
+        self,
+        article: Article,
+        now: datetime,
+        backlog: bool,
+        match: MatchRecord | None,
+        fingerprint: str | None,
     ) -> int:
         cursor = self.db.execute(
             "INSERT INTO articles(feed, entry_id, canonical_link, fingerprint, title, link,"
@@ -482,7 +541,7 @@ class Store:
                 article.feed,
                 article.entry_id,
                 article.canonical_link,
-                _fingerprint(article),
+                fingerprint,
                 article.title,
                 article.link,
                 article.summary,

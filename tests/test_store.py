@@ -170,9 +170,10 @@ def test_failed_batch_is_rolled_back(store):
 @pytest.mark.parametrize(
     "query",
     [
-        "SELECT id FROM articles WHERE canonical_link=?",
-        "SELECT id FROM articles WHERE feed=? AND fingerprint=?",
-        "SELECT article_id FROM entries WHERE feed=? AND entry_id=?",
+        # the batched lookups of store_articles, and the per-candidate one
+        "SELECT id FROM articles WHERE canonical_link IN (?,?)",
+        "SELECT id FROM articles WHERE fingerprint IN (?,?) AND feed=?",
+        "SELECT e.entry_id, a.id FROM entries e JOIN articles a ON a.id = e.article_id WHERE e.feed=? AND e.entry_id IN (?,?)",
         "SELECT entry_id FROM entries WHERE article_id=? AND feed=?",
     ],
 )
@@ -180,7 +181,9 @@ def test_identity_lookups_use_an_index(store, query):
     # Every stored entry runs these; a table scan makes a poll quadratic in history size.
     plan = " ".join(
         str(tuple(r))
-        for r in store.db.execute("EXPLAIN QUERY PLAN " + query, ("x", "y")[: query.count("?")])
+        for r in store.db.execute(
+            "EXPLAIN QUERY PLAN " + query, ("x", "y", "z")[: query.count("?")]
+        )
     )
     assert "SCAN" not in plan, plan
 
