@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urljoin
 
-
 import feedparser
 
 from bot import dates, encoding
