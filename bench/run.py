@@ -88,7 +88,13 @@ print(n, "entries")
 """
 
 
-def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
+def median(runs: list[Measure]) -> Measure:
+    ordered = sorted(runs, key=lambda m: m.wall)
+    mid = ordered[len(ordered) // 2]
+    return Measure(mid.wall, mid.cpu, max(m.peak_mb for m in runs), mid.output)
+
+
+def bench_poll(feeds: int, hosts: int, skip_naive: bool, repeat: int) -> None:
     farm = subprocess.Popen(
         [PY, str(ROOT / "bench" / "feedfarm.py"), str(feeds), str(hosts)],
         stdin=subprocess.PIPE,
@@ -108,15 +114,32 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool) -> None:
             (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n")
             (cfg / "bot.yaml").write_text("timezone: Asia/Tokyo\n")
             shutil.copy(ROOT / "config" / "keywords.yaml", cfg / "keywords.yaml")
-            data = Path(tmp) / "data"
-            cmd = [PY, "-m", "bot", "--config", str(cfg), "--data-dir", str(data), "poll", "--once"]
             print(
                 f"poll: {feeds} feeds of ~50 items on {hosts} loopback hosts; 5% slow (1-2 s), 2% failing, 70% with ETag"
             )
-            cold = measure(cmd)
-            urllib.request.urlopen(control).read()
-            # --force: the failing 2% are retried too, as the naive loop does
-            warm = measure([*cmd, "--force"])
+            print(
+                f"  {repeat} cold/warm cycles, each on a fresh data dir (this VM's speed varies run to run: medians below)"
+            )
+            colds, warms = [], []
+            for r in range(repeat):
+                data = Path(tmp) / f"data{r}"
+                cmd = [
+                    PY,
+                    "-m",
+                    "bot",
+                    "--config",
+                    str(cfg),
+                    "--data-dir",
+                    str(data),
+                    "poll",
+                    "--once",
+                ]
+                colds.append(measure(cmd))
+                urllib.request.urlopen(control).read()
+                # --force: the failing 2% are retried too, as the naive loop does
+                warms.append(measure([*cmd, "--force"]))
+                print(f"  run {r + 1}: cold {colds[-1].wall:.1f} s, warm {warms[-1].wall:.1f} s")
+            cold, warm = median(colds), median(warms)
             print("  cold:", cold.output.strip().splitlines()[-1])
             print("  warm:", warm.output.strip().splitlines()[-1])
             naive = None
@@ -152,10 +175,11 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true", help="skip the ~2 minute naive loop")
+    parser.add_argument("--repeat", type=int, default=3, help="cold/warm cycles (median reported)")
     parser.add_argument("--only", choices=["poll", "match"])
     args = parser.parse_args()
     if args.only in (None, "poll"):
-        bench_poll(args.feeds, args.hosts, args.skip_naive)
+        bench_poll(args.feeds, args.hosts, args.skip_naive, args.repeat)
     if args.only in (None, "match"):
         try:
             from bench import match_bench
