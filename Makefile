@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench eval clean
+.PHONY: install run test lint bench eval docker-check lock clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,17 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+docker-check:
+	bash .ci/docker-check
+
+# Re-pin the image's dependencies: a fresh venv with exactly the runtime dependencies.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip
+	.lockenv/bin/pip install --quiet "setuptools>=68" .
+	.lockenv/bin/pip freeze --exclude jp-techpolicy-bot --all | grep -v '^pip==' > requirements.lock
+	rm -rf .lockenv
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -494,6 +494,13 @@ def _progress(args: argparse.Namespace, total: int) -> Progress | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    config_dir = resolve_config_dir(args.config)
+    if os.environ.get("BOT_INIT_IF_EMPTY") and not (config_dir / "feeds.yaml").exists():
+        # A fresh container volume: start from the defaults, and say so.
+        for path in init(config_dir):
+            print(
+                f"no configuration in {config_dir}: wrote the default {path.name}", file=sys.stderr
+            )
     config = _load(args)
     data_dir = resolve_data_dir(args.data_dir)
     if args.once:

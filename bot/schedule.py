@@ -28,8 +28,14 @@ def _days(field: str) -> str:
 
 
 def cron_trigger(expression: str, timezone: str) -> CronTrigger:
-    """A trigger for a five-field cron ``expression`` in ``timezone``; ValueError if invalid."""
+    """A trigger for a cron ``expression`` in ``timezone``; ValueError if invalid.
+
+    Five fields as in crontab, or six with a leading seconds field (as in Quartz), which
+    is handy for tests and demos: ``*/10 * * * * *`` fires every ten seconds."""
     fields = expression.split()
+    second = "0"
+    if len(fields) == 6:
+        second, fields = fields[0], fields[1:]
     if len(fields) != 5:
         raise ValueError(
             f"{expression!r} is not a cron expression: expected 5 fields "
@@ -38,6 +44,7 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
     minute, hour, day, month, dow = fields
     try:
         return CronTrigger(
+            second=second,
             minute=minute,
             hour=hour,
             day=day,
