@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.resources
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -17,18 +16,19 @@ from bot.match.keywords import KEYWORDS_FILE
 FILES = (FEEDS_FILE, BOT_FILE, KEYWORDS_FILE)
 
 
-def defaults_dir() -> Path:
-    """The shipped default configuration: installed as package data (bot.defaults), or the
-    config/ folder of a source checkout."""
+def default_file(name: str) -> bytes:
+    """A file of the shipped default configuration: installed as package data
+    (``bot.defaults``), or the config/ folder of a source checkout."""
     try:
-        return Path(str(importlib.resources.files("bot.defaults")))
+        # a resource traversable, not a path: in an installed copy bot.defaults is a
+        # namespace package, whose files() is not a filesystem directory
+        return importlib.resources.files("bot.defaults").joinpath(name).read_bytes()
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "config"
+        return (Path(__file__).resolve().parent.parent / "config" / name).read_bytes()
 
 
 def init(target: Path, *, force: bool = False) -> list[Path]:
     """Write the default configuration into ``target``; never overwrites without ``force``."""
-    source = defaults_dir()
     target.mkdir(parents=True, exist_ok=True)
     existing = [target / name for name in FILES if (target / name).exists()]
     if existing and not force:
@@ -39,7 +39,7 @@ def init(target: Path, *, force: bool = False) -> list[Path]:
         )
     written = []
     for name in FILES:
-        shutil.copyfile(source / name, target / name)
+        (target / name).write_bytes(default_file(name))
         written.append(target / name)
     return written
 

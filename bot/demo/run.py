@@ -10,7 +10,6 @@ import asyncio
 import importlib.resources
 import json
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from bot.config import load_config
 from bot.deliver import Terminal, run_subscription
 from bot.match import Matcher
 from bot.poll import Poller
-from bot.starter import defaults_dir
+from bot.starter import default_file
 from bot.store import Store
 
 SAMPLES = {
@@ -72,7 +71,7 @@ def _serve(now: datetime) -> ThreadingHTTPServer:
 
 def _write_config(config_dir: Path, base: str) -> None:
     config_dir.mkdir()
-    shutil.copy(defaults_dir() / "keywords.yaml", config_dir / "keywords.yaml")
+    (config_dir / "keywords.yaml").write_bytes(default_file("keywords.yaml"))
     feeds = [
         {
             "name": "METI press (demo)",
