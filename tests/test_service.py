@@ -51,13 +51,15 @@ def http_get(url: str) -> tuple[int, str]:
 
 def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "SLACK_"))} | env
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        cwd=ROOT,
-        env=full,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    # the child inherits the descriptor; the parent closes its own copy at once
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", *args],
+            cwd=ROOT,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def texts(fake_slack) -> str:
