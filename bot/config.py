@@ -89,26 +89,27 @@ class FeedConfig(_Model):
         return value
 
 
+def _check_unique(
+    section: str, key: str, values: list[str], *, verb: str = "is already used by", hint: str = ""
+) -> None:
+    """``section[i].key: 'x' is already used by section[j]`` for the first repeat."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ValueError(
+                f"{section}[{index}].{key}: {value!r} {verb} {section}[{seen[value]}]{hint}"
+            )
+        seen[value] = index
+
+
 class FeedsFile(_Model):
     feeds: tuple[FeedConfig, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> FeedsFile:
-        seen_names: dict[str, int] = {}
-        seen_urls: dict[str, int] = {}
-        for index, feed in enumerate(self.feeds):
-            if feed.name in seen_names:
-                raise ValueError(
-                    f"feeds[{index}].name: {feed.name!r} is already used by "
-                    f"feeds[{seen_names[feed.name]}]; feed names must be unique"
-                )
-            if feed.url in seen_urls:
-                raise ValueError(
-                    f"feeds[{index}].url: {feed.url} is already listed as "
-                    f"feeds[{seen_urls[feed.url]}]"
-                )
-            seen_names[feed.name] = index
-            seen_urls[feed.url] = index
+        names = [f.name for f in self.feeds]
+        _check_unique("feeds", "name", names, hint="; feed names must be unique")
+        _check_unique("feeds", "url", [f.url for f in self.feeds], verb="is already listed as")
         return self
 
 
@@ -263,14 +264,7 @@ class BotFile(_Model):
 
     @model_validator(mode="after")
     def _unique_subscriptions(self) -> BotFile:
-        seen: dict[str, int] = {}
-        for index, sub in enumerate(self.subscriptions):
-            if sub.name in seen:
-                raise ValueError(
-                    f"subscriptions[{index}].name: {sub.name!r} is already used by "
-                    f"subscriptions[{seen[sub.name]}]"
-                )
-            seen[sub.name] = index
+        _check_unique("subscriptions", "name", [s.name for s in self.subscriptions])
         return self
 
 

@@ -321,10 +321,14 @@ def select(
     now: datetime,
     record_skips: bool = True,
 ) -> list[DigestItem]:
-    """The subscription's new articles: undelivered, matching its rule, at its min_score."""
-    start = store.ensure_subscription(
-        key, start=now - timedelta(hours=config.bot.poll.backlog_hours)
-    )
+    """The subscription's new articles: undelivered, matching its rule, at its min_score.
+    Only with ``record_skips`` does it write (the subscription's start, the passed-over
+    articles): previews and status stay read-only."""
+    first_start = now - timedelta(hours=config.bot.poll.backlog_hours)
+    if record_skips:
+        start = store.ensure_subscription(key, start=first_start)
+    else:
+        start = store.subscription_start(key) or first_start
     rule = config.rules[sub.name]
     chosen, passed = [], []
     for stored in store.undelivered(key, since=start):
@@ -438,6 +442,26 @@ def _send_one(
     )
 
 
+def _queue_and_send(
+    store: Store,
+    destination: Destination,
+    key: str,
+    digests: list[Digest],
+    *,
+    clock: Callable[[], datetime],
+) -> tuple[int, int]:
+    """Put digests in the outbox (their articles now belong to them), then send."""
+    for digest in digests:
+        store.create_digest(
+            key,
+            kind=digest.kind,
+            now=digest.created_at,
+            payloads=_payloads(digest, destination),
+            article_ids=digest.article_ids,
+        )
+    return send_pending(store, destination, key, clock=clock)
+
+
 def run_subscription(
     config: Config,
     store: Store,
@@ -462,29 +486,17 @@ def run_subscription(
         if sub.alert_score is not None:
             urgent = [i for i in items if i.score >= sub.alert_score]
             items = [i for i in items if i.score < sub.alert_score]
-            for item in urgent:
-                alert = alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
-                store.create_digest(
-                    key,
-                    kind="alert",
-                    now=now,
-                    payloads=_payloads(alert, destination),
-                    article_ids=alert.article_ids,
-                )
-            if urgent:
-                d, a = send_pending(store, destination, key, clock=clock)
+            alerts = [
+                alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
+                for item in urgent
+            ]
+            if alerts:
+                d, a = _queue_and_send(store, destination, key, alerts, clock=clock)
                 outcome.alerts += d
                 outcome.articles += a
         if digest and (items or sub.post_empty):
             built = render_digest(config, sub, items, now=now, store=store, key=key)
-            store.create_digest(
-                key,
-                kind="digest",
-                now=now,
-                payloads=_payloads(built, destination),
-                article_ids=built.article_ids,
-            )
-            d, a = send_pending(store, destination, key, clock=clock)
+            d, a = _queue_and_send(store, destination, key, [built], clock=clock)
             outcome.digests += d
             outcome.articles += a
     except DeliveryError as e:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from bot.config import Config
-from bot.encoding import codec_for, detect
+from bot.encoding import detect
 from bot.errors import FetchError
 from bot.extract import extract, html_charset
 from bot.fetch import Fetcher
@@ -26,13 +26,9 @@ def fetch_page(config: Config, url: str) -> tuple[str, str]:
             return result.body
 
     body = asyncio.run(get())
-    codec, _ = detect(body, None)
-    declared = codec_for(html_charset(body))
-    if declared and codec == "utf-8" and not body.isascii():
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            codec = declared
+    # A page declares its charset in a <meta> tag: the same checks as a feed's label.
+    meta = html_charset(body)
+    codec, _ = detect(body, f"text/html; charset={meta}" if meta else None)
     page = extract(body.decode(codec, errors="replace"))
     if not page.text and not page.title:
         raise FetchError(url, "the page has no readable text", "empty")

@@ -41,10 +41,9 @@ HELP = {
 
 @dataclass
 class Metrics:
-    """Counters and gauges, safe to update from the loop and the delivery thread."""
+    """Counters, safe to update from the loop and the delivery thread."""
 
     _counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
-    _gauges: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inc(self, name: str, value: float = 1, **labels: str) -> None:
@@ -52,29 +51,16 @@ class Metrics:
         with self._lock:
             self._counters[key] = self._counters.get(key, 0) + value
 
-    def set(self, name: str, value: float) -> None:
-        with self._lock:
-            self._gauges[name] = value
-
-    def get(self, name: str, **labels: str) -> float:
-        with self._lock:
-            return self._counters.get((name, tuple(sorted(labels.items()))), 0)
-
     def render(self) -> str:
         with self._lock:
             counters = dict(self._counters)
-            gauges = dict(self._gauges)
         lines = []
         for name in sorted({n for n, _ in counters} | set(HELP)):
-            kind = "counter" if name.endswith(("_total", "_count", "_sum")) else "gauge"
             lines.append(f"# HELP {name} {HELP.get(name, name)}")
-            lines.append(f"# TYPE {name} {kind}")
+            lines.append(f"# TYPE {name} counter")
             rows = [(dict(labels), v) for (n, labels), v in counters.items() if n == name]
             for labels, value in sorted(rows or [({}, 0.0)], key=lambda r: sorted(r[0].items())):
                 lines.append(f"{name}{_labels(labels)} {value:g}")
-        for name, value in sorted(gauges.items()):
-            lines.append(f"# TYPE {name} gauge")
-            lines.append(f"{name} {value:g}")
         return "\n".join(lines) + "\n"
 
 

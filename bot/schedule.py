@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -59,18 +59,3 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
 def next_run(expression: str, timezone: str, after: datetime) -> datetime | None:
     fire: datetime | None = cron_trigger(expression, timezone).get_next_fire_time(None, after)
     return fire
-
-
-def previous_run(
-    expression: str, timezone: str, before: datetime, horizon_days: int = 8
-) -> datetime | None:
-    """The last fire time at or before ``before`` (looking back at most ``horizon_days``)."""
-    trigger = cron_trigger(expression, timezone)
-    cursor = before - timedelta(days=horizon_days)
-    last = None
-    while True:
-        fire = trigger.get_next_fire_time(None, cursor)
-        if fire is None or fire > before:
-            return last
-        last = fire
-        cursor = fire + timedelta(seconds=1)

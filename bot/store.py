@@ -699,6 +699,10 @@ class Store:
         assert started is not None
         return started
 
+    def subscription_start(self, key: str) -> datetime | None:
+        row = self.db.execute("SELECT started_at FROM subscriptions WHERE key=?", (key,)).fetchone()
+        return _dt(row[0]) if row else None
+
     def undelivered(self, key: str, *, since: datetime) -> list[StoredArticle]:
         """Matched, non-backlog articles first seen since ``since`` that ``key`` has neither
         put in a digest nor passed over."""

@@ -180,47 +180,6 @@ def names_in(node: Node) -> list[Name]:
     return [node.left, *right]
 
 
-@dataclass(frozen=True)
-class Evaluation:
-    decision: bool
-    strength: float  # 0..1, the fuzzy truth of the rule
-
-
-def evaluate(
-    node: Node,
-    *,
-    present: Mapping[str, bool],
-    scores: Mapping[str, float],
-    strengths: Mapping[str, float],
-    macros: Mapping[str, Node],
-) -> Evaluation:
-    """Boolean decision, and a fuzzy strength for the score: AND is the geometric mean of its
-    parts, OR the maximum, NOT the complement; a comparison is 1 when true, else 0."""
-
-    def walk(n: Node) -> tuple[bool, float]:
-        if isinstance(n, Name):
-            if n.name in macros:
-                return walk(macros[n.name])
-            return present.get(n.name, False), strengths.get(n.name, 0.0)
-        if isinstance(n, Not):
-            value, strength = walk(n.child)
-            return not value, 1.0 - strength
-        if isinstance(n, And):
-            parts = [walk(c) for c in n.children]
-            product = math.prod(s for _, s in parts)
-            return all(v for v, _ in parts), product ** (1 / len(parts))
-        if isinstance(n, Or):
-            parts = [walk(c) for c in n.children]
-            return any(v for v, _ in parts), max(s for _, s in parts)
-        left = scores.get(n.left.name, 0.0)
-        right = n.right if isinstance(n.right, float) else scores.get(n.right.name, 0.0)
-        ok = _COMPARE[n.op](left, right)
-        return ok, 1.0 if ok else 0.0
-
-    decision, strength = walk(node)
-    return Evaluation(decision, strength)
-
-
 def render(node: Node) -> str:
     """The rule as text (for explanations)."""
     if isinstance(node, Name):
@@ -250,7 +209,7 @@ def trace(
     parts = node.children if isinstance(node, And) else (node,)
     out = []
     for part in parts:
-        value = evaluate(part, present=present, scores=scores, strengths={}, macros=macros).decision
+        value = compile_rule(part, macros)(present, scores, {})[0]
         detail = ""
         if isinstance(part, Compare):
             right = (
