@@ -122,3 +122,20 @@ def test_durations(value, seconds):
 def test_bad_durations(value):
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+def test_articles_since_accepts_durations_and_local_dates():
+    from datetime import UTC, datetime
+
+    from bot.cli import parse_since
+
+    now = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
+    assert parse_since("24h", "Asia/Tokyo", now) == datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+    assert parse_since("7d", "Asia/Tokyo", now) == datetime(2026, 11, 14, 0, 0, tzinfo=UTC)
+    # a date without a zone is read in the configured zone: midnight in Tokyo
+    assert parse_since("2026-11-20", "Asia/Tokyo", now) == datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+    assert parse_since("2026-11-20T09:00:00+00:00", "Asia/Tokyo", now) == datetime(
+        2026, 11, 20, 9, 0, tzinfo=UTC
+    )
+    with pytest.raises(ConfigError, match="duration"):
+        parse_since("yesterday", "Asia/Tokyo", now)
