@@ -391,7 +391,7 @@ class Store:
     ) -> StoreResult:
         """Store one feed's parsed batch in one transaction (see the module docstring).
         ``matches`` (by entry id) are saved for new and edited articles; a story seen again
-        in another feed keeps the better of its two matches.
+        in another feed takes that feed's match if only that one flags it.
 
         Lookups are batched per feed (known ids, canonical links, fingerprints): a cold poll
         of a thousand feeds stores tens of thousands of articles on the event loop's thread.
@@ -603,11 +603,11 @@ class Store:
         )
 
     def _upgrade_match(self, article_id: int, match: MatchRecord, now: datetime) -> None:
-        row = self.db.execute(
-            "SELECT flagged, score FROM articles WHERE id=?", (article_id,)
-        ).fetchone()
-        better = (match.flagged, match.score) > (bool(row["flagged"]), row["score"] or 0)
-        if better:
+        """Another feed's copy of a stored story flags it where the first copy did not (a
+        ministry feed's tag, a fuller summary): take that match. A story already flagged
+        keeps its own reasons, which describe the text that is shown."""
+        row = self.db.execute("SELECT flagged FROM articles WHERE id=?", (article_id,)).fetchone()
+        if match.flagged and not row["flagged"]:
             self._set_match(article_id, match, now)
 
     def articles(
