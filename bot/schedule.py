@@ -9,7 +9,7 @@ them.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -59,3 +59,34 @@ def cron_trigger(expression: str, timezone: str) -> CronTrigger:
 def next_run(expression: str, timezone: str, after: datetime) -> datetime | None:
     fire: datetime | None = cron_trigger(expression, timezone).get_next_fire_time(None, after)
     return fire
+
+
+def previous_run(
+    expression: str, timezone: str, before: datetime, horizon: timedelta
+) -> datetime | None:
+    """The last time the schedule fired at or before ``before`` (looking back ``horizon``)."""
+    trigger = cron_trigger(expression, timezone)
+    cursor = before - horizon
+    last = None
+    while True:
+        fire: datetime | None = trigger.get_next_fire_time(None, cursor)
+        if fire is None or fire > before:
+            return last
+        last = fire
+        cursor = fire + timedelta(seconds=1)
+
+
+def missed(
+    expression: str,
+    timezone: str,
+    *,
+    now: datetime,
+    last_delivered: datetime | None,
+    grace: timedelta,
+) -> datetime | None:
+    """The scheduled time of a digest missed while the bot was down, if it is recent enough
+    (within ``grace``) and no digest went out since; None otherwise."""
+    due = previous_run(expression, timezone, now, grace)
+    if due is None or (last_delivered is not None and last_delivered >= due):
+        return None
+    return due

@@ -6,7 +6,8 @@
                         then checks alerts if anything new was flagged
       digest:<name>     one per subscription: its cron schedule in its time zone;
                         misfire_grace_time=1h + coalesce, so a digest missed during a short
-                        outage is sent once when the bot is back
+                        outage is sent once when the bot is back; jobs live in memory, so
+                        at start a digest missed while the process was down is caught up
       admin             hourly, if an admin destination is configured
     HTTP (optional)     /healthz, /metrics
 
@@ -34,11 +35,17 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import admin as admin_reports
 from bot.config import Config, FeedConfig, SubscriptionConfig
-from bot.deliver import Destination, SubscriptionOutcome, destination_for, run_subscription
+from bot.deliver import (
+    Destination,
+    SubscriptionOutcome,
+    destination_for,
+    ledger_key,
+    run_subscription,
+)
 from bot.health import HealthServer, Metrics
 from bot.match import Matcher
 from bot.poll import FeedOutcome, Poller
-from bot.schedule import cron_trigger
+from bot.schedule import cron_trigger, missed
 from bot.store import Store
 
 log = logging.getLogger("bot.service")
@@ -225,6 +232,7 @@ class Service:
                 misfire_grace_time=None,
             )
         for sub in self.config.bot.subscriptions:
+            self._catch_up(sub, now)
             trigger: CronTrigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
             self.scheduler.add_job(
                 self._tracked(f"digest:{sub.name}", self._digest_job(sub)),
@@ -243,6 +251,30 @@ class Service:
                 max_instances=1,
                 coalesce=True,
                 next_run_time=now + timedelta(minutes=5),
+            )
+
+    def _catch_up(self, sub: SubscriptionConfig, now: datetime) -> None:
+        """Jobs live in memory, so a digest whose time passed while the bot was down would be
+        lost with the old process; if that time is within the misfire grace and no digest
+        went out since, send it once now."""
+        key = ledger_key(sub, self.deliverer.destination(sub))
+        due = missed(
+            sub.schedule,
+            self.config.timezone_of(sub),
+            now=now,
+            last_delivered=self.store.last_delivered(key),
+            grace=timedelta(seconds=DIGEST_MISFIRE_GRACE),
+        )
+        if due is not None:
+            log.info(
+                "digest %s was due at %s while the bot was down: sending it now", sub.name, due
+            )
+            self.scheduler.add_job(
+                self._tracked(f"catch-up:{sub.name}", self._digest_job(sub)),
+                "date",
+                run_date=now,
+                id=f"catch-up:{sub.name}",
+                misfire_grace_time=None,
             )
 
     # -- health ----------------------------------------------------------------------------

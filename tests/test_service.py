@@ -329,3 +329,74 @@ def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():
     assert keys == {"failing:Dead", "quiet:Quiet", "delivery:jp:not_in_channel"}
     assert usual_gap(busy) == timedelta(hours=6)
     assert usual_gap(busy[:3]) is None  # not enough history to judge
+
+
+def test_missed_digest_rule():
+    from zoneinfo import ZoneInfo
+
+    from bot.schedule import missed
+
+    tokyo = ZoneInfo("Asia/Tokyo")
+    now = datetime(2026, 11, 24, 9, 20, tzinfo=tokyo)  # a Tuesday, 20 min after the digest
+    hour = timedelta(hours=1)
+    assert missed(
+        "0 9 * * mon-fri", "Asia/Tokyo", now=now, last_delivered=None, grace=hour
+    ) == datetime(2026, 11, 24, 9, 0, tzinfo=tokyo)
+    # already sent at (or after) 09:00: nothing to catch up
+    assert (
+        missed(
+            "0 9 * * mon-fri",
+            "Asia/Tokyo",
+            now=now,
+            last_delivered=datetime(2026, 11, 24, 9, 0, 5, tzinfo=tokyo),
+            grace=hour,
+        )
+        is None
+    )
+    # down for longer than the grace: the next scheduled digest carries everything
+    assert (
+        missed("0 9 * * mon-fri", "Asia/Tokyo", now=now + 2 * hour, last_delivered=None, grace=hour)
+        is None
+    )
+
+
+def test_service_start_catches_up_a_digest_missed_while_down(make_config, tmp_path):
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    from bot.service import Service
+    from bot.store import Store
+
+    sub = {
+        "name": "jp",
+        "channel": "#jp-tech-policy",
+        "schedule": "0 9 * * mon-fri",
+        "timezone": "Asia/Tokyo",
+    }
+    config = load_config(make_config([], {"subscriptions": [sub]}))
+    restarted = datetime(2026, 11, 24, 9, 20, tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+
+    def jobs() -> list[str]:
+        service = Service(config, tmp_path / "data", clock=lambda: restarted)
+
+        async def scheduled() -> list[str]:
+            service.schedule()
+            ids = [job.id for job in service.scheduler.get_jobs()]
+            service.deliverer.close()
+            service.store.close()
+            return ids
+
+        return asyncio.run(scheduled())
+
+    assert "catch-up:jp" in jobs()
+    # once a digest was delivered after 09:00, a restart sends nothing extra
+    store = Store(tmp_path / "data")
+    store.ensure_subscription("jp@terminal", start=restarted - timedelta(days=2))
+    digest_id = store.create_digest(
+        "jp@terminal", kind="digest", now=restarted, payloads=['{"terminal": "x"}'], article_ids=[]
+    )
+    store.finish_digest(
+        "jp@terminal", digest_id, now=restarted - timedelta(minutes=15), channel_id=None
+    )
+    store.close()
+    assert "catch-up:jp" not in jobs()
