@@ -312,8 +312,10 @@ def build_digest(
     pages: list[list[dict[str, Any]]] = [head]
     for unit in units:
         page = pages[-1]
+        # continuation pages get a "continued (n/m)" context block: keep room for it
+        room = MAX_BLOCKS - (1 if len(pages) > 1 else 0)
         chars = sum(_block_chars(b) for b in page) + sum(_block_chars(b) for b in unit)
-        if len(page) + len(unit) > MAX_BLOCKS or chars > MAX_MESSAGE_CHARS:
+        if len(page) + len(unit) > room or chars > MAX_MESSAGE_CHARS:
             pages.append([])
         pages[-1].extend(unit)
     messages = []
