@@ -77,7 +77,11 @@ def test_block_limit_holds_on_every_page_when_blocks_bind_first():
     d = digest([item(i, t, summary="短い。") for i, t in enumerate(distinct_titles(120))])
     assert len(d.messages) >= 3
     assert all(len(m.blocks) <= 45 for m in d.messages), [len(m.blocks) for m in d.messages]
-    assert d.messages[1].blocks[0]["elements"][0]["text"].startswith("Japan tech policy — continued (2/")
+    assert (
+        d.messages[1]
+        .blocks[0]["elements"][0]["text"]
+        .startswith("Japan tech policy — continued (2/")
+    )
 
 
 def test_grouped_by_topic_and_ordered_by_score_then_time():
