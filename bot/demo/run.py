@@ -103,7 +103,11 @@ def run(out: IO[str] = sys.stdout) -> int:
         store = Store(Path(tmp) / "data")
         try:
             out.write(f"Serving 3 sample feeds on {base}/ and polling them...\n\n")
-            for o in asyncio.run(Poller(config, store).poll()):
+            # One feed after the other, so the demo shows the same thing every time (the
+            # ministry's copy of the shared story is stored first, the news copy is "also").
+            poller = Poller(config, store)
+            outcomes = [o for feed in config.feeds for o in asyncio.run(poller.poll([feed]))]
+            for o in outcomes:
                 notes = "".join(f"; {w}" for w in o.warnings)
                 out.write(f"  {o.feed:<28} {o.new} new, {o.flagged} flagged{notes}\n")
             out.write("\nWhat the matcher decided, and why:\n")
