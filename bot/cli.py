@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -186,10 +185,12 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     store = _store(args)
     try:
         states = [store.feed_state(f.name, f.url) for f in config.feeds]
+        warnings = {s.name: store.feed_warnings(s.name) for s in states}
     finally:
         store.close()
     if args.json:
-        _out(json.dumps([_feed_json(s) for s in states], ensure_ascii=False, indent=2))
+        rows = [{**_feed_json(s), "warnings": warnings[s.name]} for s in states]
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     _out(
         f"{'FEED':<30} {'STATUS':<13} {'ARTICLES':>8}  {'LAST SUCCESS':<21} "
@@ -202,12 +203,12 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             f"{_local(config, s.last_success):<21} "
             f"{s.consecutive_failures:>5}  {_local(config, s.next_poll):<21} {error[:80]}"
         )
+        for warning in warnings[s.name]:
+            _out(f"    warning: {warning}")
     return EXIT_OK
 
 
 # -- articles ----------------------------------------------------------------------------
-
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_since(value: str, timezone: str, now: datetime) -> datetime:

@@ -23,7 +23,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any, Protocol
 
@@ -363,7 +363,6 @@ class SubscriptionOutcome:
     articles: int = 0
     pending: int = 0
     error: DeliveryError | None = None
-    printed: list[str] = field(default_factory=list)
 
 
 def send_pending(

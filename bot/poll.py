@@ -35,7 +35,7 @@ from bot.fetch import Fetcher
 from bot.match import KeywordSet, Matcher, MatchRecord
 from bot.models import FetchResult, ParsedFeed
 from bot.parse import parse_feed
-from bot.store import Store, StoreResult
+from bot.store import Store
 
 log = logging.getLogger("bot.poll")
 
@@ -144,7 +144,6 @@ class Poller:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
-        on_stored: Callable[[str, StoreResult], None] | None = None,
         keep_workers: bool = False,
         progress: Callable[[FeedOutcome], None] | None = None,
     ) -> None:
@@ -153,7 +152,6 @@ class Poller:
         self.transport = transport
         self.clock = clock
         self.rng = rng or random.Random()
-        self.on_stored = on_stored
         self._matcher: Matcher | None = None
         self.keep_workers = keep_workers
         self.progress = progress
@@ -313,8 +311,6 @@ class Poller:
             backlog_window=backlog_window,
             matches=matches,
         )
-        if self.on_stored is not None:
-            self.on_stored(feed.name, stored)
         self.store.record_success(
             feed.name,
             now=now,

@@ -61,7 +61,7 @@ def recent_rss(
     )
 
 
-def test_every_format_and_encoding_is_stored(feed_server, make_config, tmp_path):
+def test_every_format_and_encoding_is_stored(feed_server, make_config, tmp_path, run_bot):
     specs = {
         "rss10": ("/rss10.rdf", feeds.load("rss10_dcdate.rdf"), "application/rdf+xml"),
         "rss20": ("/rss20.xml", feeds.load("rss20.xml"), "application/rss+xml"),
@@ -106,10 +106,12 @@ def test_every_format_and_encoding_is_stored(feed_server, make_config, tmp_path)
     # relative link resolved against the URL we fetched
     rss20_links = {a.article.link for a in articles if a.article.feed == "rss20"}
     assert f"http://127.0.0.1:{feed_server.port}/japan-ai-guidelines" in rss20_links
-    # the malformed feed's warning is kept on its health record
+    # the malformed feed's warning is kept on its health record, and shown by `feeds`
     store = Store(tmp_path / "data")
     assert any("not well-formed" in w for w in store.feed_warnings("malformed"))
     store.close()
+    shown = run_bot("--config", str(config), "--data-dir", str(tmp_path / "data"), "feeds").out
+    assert "warning: not well-formed" in shown
     assert all(h.consecutive_failures == 0 and h.last_success == NOW for h in health.values())
 
 
@@ -423,6 +425,7 @@ def test_poll_once_cli_summary_and_restart_adds_nothing(
     assert by_name["down-feed"]["last_error"]["kind"] == "http"
     assert by_name["down-feed"]["consecutive_failures"] == 1
     assert by_name["ok-feed"]["articles"] == 3 and by_name["ok-feed"]["next_poll"]
+    assert by_name["ok-feed"]["warnings"] == []
     table = run_bot(*args, "feeds")
     assert "FEED" in table.out and "failing" in table.out and "HTTP 500" in table.out
 
