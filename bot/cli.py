@@ -494,14 +494,18 @@ def _progress(args: argparse.Namespace, total: int) -> Progress | None:
     return None
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _init_if_empty(args: argparse.Namespace) -> None:
+    """BOT_INIT_IF_EMPTY (set in the Docker image): a fresh, empty config volume gets the
+    default configuration, whatever command runs first, and says so."""
     config_dir = resolve_config_dir(args.config)
     if os.environ.get("BOT_INIT_IF_EMPTY") and not (config_dir / "feeds.yaml").exists():
-        # A fresh container volume: start from the defaults, and say so.
         for path in init(config_dir):
             print(
                 f"no configuration in {config_dir}: wrote the default {path.name}", file=sys.stderr
             )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     data_dir = resolve_data_dir(args.data_dir)
     if args.once:
@@ -666,6 +670,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.setup(args.log_level or ("info" if args.command == "run" else "warning"), args.log_format)
     try:
+        if args.command not in ("init", "demo"):
+            _init_if_empty(args)
         return int(args.func(args))
     except ConfigError as e:
         print(f"configuration error: {e}", file=sys.stderr)
