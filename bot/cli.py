@@ -145,7 +145,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 # -- feeds -------------------------------------------------------------------------------
 
 
-def _feed_json(state: FeedState) -> dict[str, Any]:
+def _feed_json(state: FeedState, articles: int) -> dict[str, Any]:
     def iso(d: datetime | None) -> str | None:
         return d.isoformat() if d else None
 
@@ -154,7 +154,7 @@ def _feed_json(state: FeedState) -> dict[str, Any]:
         "url": state.url,
         "config_url": state.config_url,
         "status": _health(state),
-        "articles": state.articles,
+        "articles": articles,
         "last_success": iso(state.last_success),
         "last_attempt": iso(state.last_attempt),
         "last_new": iso(state.last_new),
@@ -186,10 +186,13 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     try:
         states = [store.feed_state(f.name, f.url) for f in config.feeds]
         warnings = {s.name: store.feed_warnings(s.name) for s in states}
+        counts = store.entry_counts()
     finally:
         store.close()
     if args.json:
-        rows = [{**_feed_json(s), "warnings": warnings[s.name]} for s in states]
+        rows = [
+            {**_feed_json(s, counts.get(s.name, 0)), "warnings": warnings[s.name]} for s in states
+        ]
         _out(json.dumps(rows, ensure_ascii=False, indent=2))
         return EXIT_OK
     _out(
@@ -199,7 +202,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     for s in states:
         error = f"{s.last_error_kind}: {s.last_error_message}" if s.last_error_kind else ""
         _out(
-            f"{s.name[:30]:<30} {_health(s):<13} {s.articles:>8}  "
+            f"{s.name[:30]:<30} {_health(s):<13} {counts.get(s.name, 0):>8}  "
             f"{_local(config, s.last_success):<21} "
             f"{s.consecutive_failures:>5}  {_local(config, s.next_poll):<21} {error[:80]}"
         )

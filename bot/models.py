@@ -81,4 +81,5 @@ class FeedState:
     last_error_at: datetime | None = None
     consecutive_failures: int = 0
     next_poll: datetime | None = None
-    articles: int = 0
+    #: no poll before this (backoff after errors, Retry-After, Cache-Control max-age)
+    not_before: datetime | None = None

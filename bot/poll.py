@@ -205,9 +205,8 @@ class Poller:
     ) -> FeedOutcome:
         state = self.store.feed_state(feed.name, feed.url)
         now = self.clock()
-        not_before = self.store.not_before(feed.name)
-        if not force and not_before and not_before > now:
-            return FeedOutcome(feed.name, "skipped", next_poll=not_before)
+        if not force and state.not_before and state.not_before > now:
+            return FeedOutcome(feed.name, "skipped", next_poll=state.not_before)
         try:
             result = await fetcher.fetch(
                 state.url, etag=state.etag, last_modified=state.last_modified, now=now

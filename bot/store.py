@@ -270,9 +270,6 @@ class Store:
         return self._feed_from_row(row)
 
     def _feed_from_row(self, row: sqlite3.Row) -> FeedState:
-        count = self.db.execute(
-            "SELECT COUNT(*) FROM entries WHERE feed=?", (row["name"],)
-        ).fetchone()[0]
         return FeedState(
             name=row["name"],
             url=row["url"],
@@ -289,12 +286,12 @@ class Store:
             last_error_at=_dt(row["last_error_at"]),
             consecutive_failures=row["consecutive_failures"],
             next_poll=_dt(row["next_poll"]),
-            articles=count,
+            not_before=_dt(row["not_before"]),
         )
 
-    def not_before(self, name: str) -> datetime | None:
-        row = self.db.execute("SELECT not_before FROM feeds WHERE name=?", (name,)).fetchone()
-        return _dt(row["not_before"]) if row else None
+    def entry_counts(self) -> dict[str, int]:
+        """Entries seen per feed, for display (one query; not on the polling path)."""
+        return dict(self.db.execute("SELECT feed, COUNT(*) FROM entries GROUP BY feed").fetchall())
 
     def feed_warnings(self, name: str) -> list[str]:
         row = self.db.execute("SELECT warnings FROM feeds WHERE name=?", (name,)).fetchone()
