@@ -17,9 +17,34 @@ polling carries on. Anything outside this tree reaching the top is a bug.
 
 from __future__ import annotations
 
+from typing import Any
+
+from bot.canonical import redact_url
+
+#: feed error kinds that are the bot's own fault, not the feed's: logged with a traceback,
+#: reported to the admin at once, and counted by the health check
+BUG_KINDS = frozenset({"internal", "worker_died"})
+
+
+def _rebuild(cls: type[BotError], args: tuple[Any, ...], state: dict[str, Any]) -> BotError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class BotError(Exception):
-    """Base of every error the bot raises on purpose."""
+    """Base of every error the bot raises on purpose.
+
+    Every error crosses process boundaries intact: parsing runs in worker processes, and
+    the default pickling of exceptions calls ``cls(*args)`` with the formatted message,
+    which fails for any class whose ``__init__`` takes more than a message. Unpickling
+    that failed in the parent is what broke the worker pool (issue 8). So every class in
+    the tree is rebuilt from its fields, whatever its ``__init__`` takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(BotError):
@@ -53,7 +78,8 @@ class FeedError(BotError):
         self.message = message
         if kind is not None:
             self.kind = kind
-        super().__init__(f"{url}: {message}")
+        # Shown and logged: a feed URL's user:password@ never is.
+        super().__init__(f"{redact_url(url)}: {message}")
 
 
 class FetchError(FeedError):

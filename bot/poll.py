@@ -17,25 +17,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
 import os
 import random
+import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 
+from bot.canonical import redact_url
 from bot.config import Config, FeedConfig
-from bot.errors import FeedError
+from bot.errors import FeedError, StorageError
 from bot.fetch import Fetcher
 from bot.match import KeywordSet, Matcher, MatchRecord
 from bot.models import FetchResult, ParsedFeed
 from bot.parse import parse_feed
 from bot.store import Store
+from bot.workers import JobFailed, JobOutcome, WorkerPool, run_job
 
 log = logging.getLogger("bot.poll")
 
@@ -119,17 +119,13 @@ def parse_and_match(
     return parsed, matches
 
 
-def _parse_executor(feed_count: int, workers: int, keywords: KeywordSet) -> Executor | None:
-    workers = workers or os.cpu_count() or 1
-    if feed_count < PROCESS_POOL_MIN_FEEDS or workers < 2:
-        return None  # the event loop's default thread pool
-    # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(keywords,),
-    )
+def uses_worker_processes(feed_count: int, workers: int, *, service: bool) -> bool:
+    """The long-running service always parses in worker processes (a document must never
+    be able to hold or crash the process that polls everything else); a one-shot poll of a
+    few feeds parses in a thread, because starting processes costs more than it saves."""
+    if service:
+        return True
+    return feed_count >= PROCESS_POOL_MIN_FEEDS and (workers or os.cpu_count() or 1) >= 2
 
 
 class Poller:
@@ -153,9 +149,13 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()
         self._matcher: Matcher | None = None
+        #: the service: parse in worker processes always, and keep them between polls
         self.keep_workers = keep_workers
         self.progress = progress
-        self._executor: Executor | None = None
+        self._pool: WorkerPool | None = None
+        #: tracebacks already logged, so one bug is logged once, not once per feed
+        self._bugs_logged: set[str] = set()
+        self._storage_error_logged = False
 
     @property
     def matcher(self) -> Matcher:
@@ -164,11 +164,23 @@ class Poller:
             self._matcher = Matcher(self.config.keywords)
         return self._matcher
 
+    def _worker_pool(self) -> WorkerPool:
+        if self._pool is None:
+            settings = self.config.bot.poll
+            self._pool = WorkerPool(
+                settings.parse_workers or os.cpu_count() or 1,
+                timeout=settings.parse_timeout,
+                memory_mb=settings.worker_memory_mb,
+                setup=_init_worker,
+                setup_args=(self.config.keywords,),
+            )
+        return self._pool
+
     def close(self) -> None:
         """Stop the worker processes kept between polls (``keep_workers``)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     async def poll(
         self, feeds: Sequence[FeedConfig] | None = None, *, force: bool = False
@@ -176,32 +188,44 @@ class Poller:
         """Poll ``feeds`` (default: every enabled feed) once. ``force`` ignores backoff and
         server-requested delays. Never raises for a feed's failure."""
         targets = [f for f in (feeds if feeds is not None else self.config.feeds) if f.enabled]
-        executor = self._executor or _parse_executor(
-            len(targets), self.config.bot.poll.parse_workers, self.config.keywords
+        pool = (
+            self._worker_pool()
+            if uses_worker_processes(
+                len(targets), self.config.bot.poll.parse_workers, service=self.keep_workers
+            )
+            else None
         )
-        if self.keep_workers:
-            self._executor = executor  # the service keeps its workers warm between polls
+        self._storage_error_logged = False
         try:
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
                     await asyncio.gather(
-                        *(self._poll_reporting(fetcher, executor, f, force) for f in targets)
+                        *(self._poll_reporting(fetcher, pool, f, force) for f in targets)
                     )
                 )
         finally:
-            if executor is not None and not self.keep_workers:
-                executor.shutdown(wait=True, cancel_futures=True)
+            if not self.keep_workers:
+                self.close()
 
     async def _poll_reporting(
-        self, fetcher: Fetcher, executor: Executor | None, feed: FeedConfig, force: bool
+        self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
     ) -> FeedOutcome:
-        outcome = await self._poll_one(fetcher, executor, feed, force)
+        try:
+            outcome = await self._poll_one(fetcher, pool, feed, force)
+        except StorageError as e:
+            # The database cannot be written (disk full, damaged file): nothing about this
+            # feed could be recorded, so nothing is lost either; its body is fetched again
+            # next time. Said once per cycle, not once per feed.
+            if not self._storage_error_logged:
+                self._storage_error_logged = True
+                log.error("%s; polling stores nothing until this is fixed", e)
+            outcome = FeedOutcome(feed.name, "error", error_kind="storage", error_message=str(e))
         if self.progress is not None:
             self.progress(outcome)
         return outcome
 
     async def _poll_one(
-        self, fetcher: Fetcher, executor: Executor | None, feed: FeedConfig, force: bool
+        self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
     ) -> FeedOutcome:
         state = self.store.feed_state(feed.name, feed.url)
         now = self.clock()
@@ -212,7 +236,7 @@ class Poller:
                 state.url, etag=state.etag, last_modified=state.last_modified, now=now
             )
             return await self._handle(
-                executor,
+                pool,
                 feed,
                 result,
                 now,
@@ -221,16 +245,75 @@ class Poller:
             )
         except FeedError as e:
             return self._failed(feed, now, state.consecutive_failures + 1, e)
+        except StorageError:
+            raise
         except Exception as e:
-            # A bug, not a feed problem: loud in the log, recorded on the feed, and the
-            # other feeds carry on.
-            log.exception("internal error while polling %s", feed.name)
+            # A bug, not a feed problem: loud in the log (once), recorded on the feed, and
+            # the other feeds carry on.
+            self._log_bug(feed, f"{type(e).__name__}: {e}", traceback.format_exc())
             return self._failed(
                 feed,
                 now,
                 state.consecutive_failures + 1,
                 FeedError(feed.url, f"internal error: {type(e).__name__}: {e}", "internal"),
             )
+
+    def _log_bug(self, feed: FeedConfig, message: str, trace: str) -> None:
+        """An internal error is a bug: its traceback is logged the first time it is seen,
+        then one line per feed it hits."""
+        lines = [line for line in trace.strip().splitlines() if line.startswith("  File ")]
+        signature = (lines[-1] if lines else "") + "|" + message.split(":", 1)[0]
+        if signature in self._bugs_logged:
+            log.error("internal error while polling %s (logged above): %s", feed.name, message)
+            return
+        self._bugs_logged.add(signature)
+        log.error(
+            "internal error while polling %s (a bug: please report it): %s\n%s",
+            feed.name,
+            message,
+            trace.rstrip(),
+        )
+
+    async def _parse(
+        self,
+        pool: WorkerPool | None,
+        feed: FeedConfig,
+        result: FetchResult,
+        now: datetime,
+        match_since: datetime | None,
+    ) -> tuple[ParsedFeed, dict[str, MatchRecord]]:
+        """Parse and match in a worker process (or a thread, for a one-shot poll of a few
+        feeds); every failure of the job comes back as a FeedError of this feed."""
+        job: dict[str, Any] = {
+            "body": result.body,
+            "headers": result.headers,
+            "feed": feed,
+            "url": result.final_url or result.url,
+            "now": now,
+            "match_since": match_since,
+        }
+        outcome: JobOutcome[tuple[ParsedFeed, dict[str, MatchRecord]]]
+        if pool is not None:
+            outcome = await pool.run(parse_and_match, **job)
+        else:
+            timeout = self.config.bot.poll.parse_timeout
+            try:
+                outcome = await asyncio.wait_for(
+                    asyncio.to_thread(run_job, parse_and_match, matcher=self.matcher, **job),
+                    timeout,
+                )
+            except TimeoutError:
+                outcome = JobFailed(
+                    "parse_timeout",
+                    f"parsing and matching took longer than {timeout:g}s "
+                    "(poll.parse_timeout in bot.yaml)",
+                )
+        if isinstance(outcome, JobFailed):
+            if outcome.kind == "internal":
+                self._log_bug(feed, outcome.message, outcome.trace)
+                raise FeedError(feed.url, f"internal error: {outcome.message}", "internal")
+            raise FeedError(feed.url, outcome.message, outcome.kind)
+        return outcome.value
 
     def _schedule(
         self, feed: FeedConfig, now: datetime, server_delay: float | None
@@ -245,7 +328,7 @@ class Poller:
 
     async def _handle(
         self,
-        executor: Executor | None,
+        pool: WorkerPool | None,
         feed: FeedConfig,
         result: FetchResult,
         now: datetime,
@@ -257,7 +340,7 @@ class Poller:
         warnings: list[str] = []
         if result.moved_to:
             warnings.append(
-                f"moved permanently to {result.moved_to}; now polling that URL "
+                f"moved permanently to {redact_url(result.moved_to)}; now polling that URL "
                 "(update feeds.yaml to silence this)"
             )
         if result.status == "not_modified":
@@ -285,21 +368,9 @@ class Poller:
                 body_hash=body_hash,
             )
             return self._outcome(feed, "unchanged", next_poll, result, warnings=warnings)
-        loop = asyncio.get_running_loop()
         backlog_window = timedelta(hours=self.config.bot.poll.backlog_hours)
-        parsed, matches = await loop.run_in_executor(
-            executor,
-            partial(
-                parse_and_match,
-                result.body,
-                result.headers,
-                feed=feed,
-                url=result.final_url or result.url,
-                now=now,
-                match_since=now - backlog_window if first else None,
-                # in-process: our matcher; worker processes have their own
-                matcher=self.matcher if executor is None else None,
-            ),
+        parsed, matches = await self._parse(
+            pool, feed, result, now, now - backlog_window if first else None
         )
         warnings += parsed.warnings
         stored = self.store.store_articles(
