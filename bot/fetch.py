@@ -20,6 +20,7 @@ import httpx
 
 from bot import __version__
 from bot.config import FetchSettings
+from bot.decompress import DecodeError, Decoder
 from bot.errors import FetchError
 from bot.models import FetchResult
 
@@ -31,6 +32,7 @@ ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+ACCEPT_ENCODING = "gzip, deflate, br"
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
 _PERMANENT = (301, 308)
 
@@ -103,7 +105,12 @@ class Fetcher:
             ),
             follow_redirects=True,
             max_redirects=10,
-            headers={"user-agent": s.user_agent or DEFAULT_USER_AGENT, "accept": ACCEPT},
+            headers={
+                "user-agent": s.user_agent or DEFAULT_USER_AGENT,
+                "accept": ACCEPT,
+                # exactly what bot.decompress decodes (never zstd, which it does not know)
+                "accept-encoding": ACCEPT_ENCODING,
+            },
             transport=self._transport,
         )
         return self
@@ -146,19 +153,27 @@ class Fetcher:
                     "timeout",
                 ) from e
             except httpx.TimeoutException as e:
-                phase = {
-                    httpx.ConnectTimeout: "connecting",
-                    httpx.ReadTimeout: "waiting for data",
-                }.get(type(e), "in transit")
+                phase, limit = {
+                    httpx.ConnectTimeout: ("connecting", self.settings.connect_timeout),
+                    httpx.ReadTimeout: ("waiting for data", self.settings.read_timeout),
+                }.get(type(e), ("in transit", self.settings.read_timeout))
                 raise FetchError(
-                    url, f"timed out {phase} ({e or type(e).__name__})", "timeout"
+                    url, f"timed out {phase} (no answer within {limit:g}s)", "timeout"
                 ) from e
             except httpx.TooManyRedirects as e:
                 raise FetchError(url, "too many redirects", "redirect") from e
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
+                # A redirect to javascript:, file:, a malformed or hostile address: the
+                # server's doing, not ours.
+                raise FetchError(
+                    url, f"redirected to an address the bot will not fetch: {e}", "redirect"
+                ) from e
             except httpx.ConnectError as e:
                 raise FetchError(url, f"cannot connect: {e}", "connect") from e
             except httpx.HTTPError as e:
                 raise FetchError(url, f"{type(e).__name__}: {e}", "network") from e
+            except DecodeError as e:
+                raise FetchError(url, f"cannot decode the response: {e}", "decode") from e
 
     async def _get(
         self, url: str, headers: dict[str, str], now: datetime, started: float
@@ -206,8 +221,19 @@ class Fetcher:
                 )
             chunks: list[bytes] = []
             size = 0
-            # Counted after decompression: a small gzip bomb must not fill memory.
-            async for chunk in response.aiter_bytes():
+            # Decoded here, a bounded step at a time, and counted after decompression: a
+            # small brotli or gzip bomb must not fill memory (httpx's decoders inflate a
+            # whole chunk at once).
+            decoder = Decoder(response.headers.get("content-encoding"))
+            async for raw in response.aiter_raw():
+                for chunk in decoder.feed(raw):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise FetchError(
+                            url, self._too_large("more than that received"), "too_large"
+                        )
+                    chunks.append(chunk)
+            for chunk in decoder.finish():
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise FetchError(url, self._too_large("more than that received"), "too_large")
