@@ -23,6 +23,8 @@ TRACKING_PARAMS = frozenset(
         "partner", "ref", "cmpid", "ncid", "ocid", "icid", "s_cid", "spm", "ref_src", "ref_url",
         "rss", "rss_id", "feed_id", "via", "sr_share", "share", "smid", "ito",
         "cmp", "src", "n_cid", "yj_feed",
+        # session ids (unambiguous names only: "sid" is a story id on some sites)
+        "jsessionid", "phpsessid", "aspsessionid", "sessionid", "session_id",
     }
 )  # fmt: skip
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hmb_")
@@ -44,6 +46,8 @@ _REDIRECT_PARAMS: dict[str, tuple[str, ...]] = {
 }
 _REDIRECT_PATHS = re.compile(r"^/(url|l\.php|redirect|out|news/apiclick\.aspx|r|link)/?$")
 _MAX_UNWRAP = 3
+# Java servlets put the session in the path: /news/a.html;jsessionid=0A1B2C
+_PATH_SESSION = re.compile(r";(?:jsessionid|phpsessid|sid)=[^/;?]*", re.I)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -107,5 +111,34 @@ def canonicalize(url: str) -> str:
     ]
     query.sort()
     # Normalise percent-encoding (%7e vs ~, raw Japanese vs %E5...) so equal URLs compare equal.
-    path = quote(unquote(parts.path or "/"), safe="/:@!$&'()*+,;=-._~")
+    path = _PATH_SESSION.sub("", parts.path or "/")
+    path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~")
     return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+#: query parameters whose values are credentials, never to be shown
+SECRET_PARAMS = frozenset(
+    {"token", "access_token", "api_key", "apikey", "key", "secret", "password", "passwd",
+     "sig", "signature", "auth", "session", "sid"}
+)  # fmt: skip
+_USERINFO = re.compile(r"(?<=://)[^/?#@\r\n]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` fit to print or store for display: ``user:password@`` and the values of
+    credential-like query parameters replaced by ``***`` (the URL polled keeps them)."""
+    url = _USERINFO.sub("***@", url)
+    if "?" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.query:
+        return url
+    query = "&".join(
+        f"{name}=***" if name.lower() in SECRET_PARAMS and value else pair
+        for pair in parts.query.split("&")
+        for name, _, value in [pair.partition("=")]
+    )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

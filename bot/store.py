@@ -13,8 +13,12 @@ Identity rules (see README "How articles are deduplicated"):
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import inspect
 import json
+import re
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from bot.errors import StorageError
 from bot.match import MatchRecord
@@ -145,6 +149,21 @@ _MIGRATIONS: list[str] = [
         last_sent TEXT NOT NULL
     );
     """,
+    # 5: digests Slack refuses are parked, not retried forever; a heartbeat for /healthz
+    """
+    ALTER TABLE digests ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE digests ADD COLUMN last_error TEXT;
+    CREATE TABLE parked_articles (
+        subscription TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        PRIMARY KEY (subscription, article_id)
+    );
+    CREATE TABLE heartbeat (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at TEXT NOT NULL
+    );
+    """,
 ]
 
 
@@ -156,10 +175,33 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# A query value that is a session token or a cache-buster, not an identity: long random
+# letters and digits, or a long run of digits (a timestamp). ``id=123`` is kept.
+_VOLATILE_VALUE = re.compile(r"^(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_-]{16,}$|^\d{10,}$")
+
+
+def _without_tokens(url: str) -> str:
+    page, _, query = url.partition("?")
+    kept = [
+        pair
+        for pair in query.split("&")
+        if pair and not _VOLATILE_VALUE.match(pair.partition("=")[2])
+    ]
+    return page + ("?" + "&".join(kept) if kept else "")
+
+
 def _fingerprint(article: Article) -> str | None:
-    if article.date_source == "first_seen" or not article.title:
+    """Same feed, same fingerprint, new id: GUID churn. A dated entry is known by its title
+    and date; an undated one by its title and its link without the query, so a guid and
+    link that carry a per-request token (``?sid=...``) do not make it new on every poll."""
+    if not article.title:
         return None
     title = unicodedata.normalize("NFKC", article.title).casefold()
+    if article.date_source == "first_seen":
+        if not article.canonical_link:
+            return None
+        page = _without_tokens(article.canonical_link)
+        return "u:" + hashlib.sha1(f"{title}\0{page}".encode()).hexdigest()
     key = f"{title}\0{article.published.isoformat()}"
     return hashlib.sha1(key.encode()).hexdigest()
 
@@ -189,22 +231,79 @@ class StoredArticle:
     links: tuple[tuple[str, str], ...] = ()
 
 
-class Store:
-    """All reads and writes of the bot's state. One instance per process."""
+def storage_error(path: Path | str, e: sqlite3.Error | OSError) -> StorageError:
+    """What went wrong with the database, in words that say what to do."""
+    text = str(e)
+    lowered = text.lower()
+    if "full" in lowered or (isinstance(e, OSError) and e.errno == 28):
+        hint = (
+            "the disk is full: free some space; nothing is lost, and polling and delivery "
+            "resume by themselves"
+        )
+    elif "i/o error" in lowered or "file too large" in lowered:
+        hint = "the disk refused a write: check free space and the volume's health"
+    elif "locked" in lowered or "busy" in lowered:
+        hint = "another process holds the database: is a second bot using this --data-dir?"
+    elif "readonly" in lowered or "read-only" in lowered:
+        hint = "the data directory is read-only: give the bot's user write access"
+    elif "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+        hint = (
+            f"the database file is damaged: stop the bot, keep a copy of {path}, then either "
+            f"recover it (sqlite3 {Path(path).name} .recover | sqlite3 recovered.sqlite3, and "
+            "put the result in its place) or move it aside to start afresh"
+        )
+    else:
+        hint = "the database refused the operation"
+    return StorageError(f"{path}: {hint} ({text})")
 
-    def __init__(self, data_dir: Path) -> None:
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(method: _F) -> _F:
+    """sqlite3 errors leave the store as StorageError with a hint; nothing raw escapes."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as e:
+            raise storage_error(self.path, e) from e
+
+    return cast(_F, wrapper)
+
+
+_S = TypeVar("_S", bound=type)
+
+
+def _guard_public_methods(cls: _S) -> _S:
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and name != "transaction" and inspect.isfunction(value):
+            setattr(cls, name, _guarded(value))
+    return cls
+
+
+@_guard_public_methods
+class Store:
+    """All reads and writes of the bot's state. One instance per process; every public
+    method raises StorageError (never a raw sqlite3 error)."""
+
+    def __init__(self, data_dir: Path, *, busy_timeout: float = 10.0) -> None:
+        self.path = data_dir / DB_FILE
+        self._depth = 0
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
-            self.path = data_dir / DB_FILE
             self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except (OSError, sqlite3.Error) as e:
-            raise StorageError(f"cannot open the database in {data_dir}: {e}") from e
+            raise StorageError(
+                f"cannot open the database in {data_dir}: {storage_error(self.path, e)}"
+            ) from e
 
     def close(self) -> None:
         self.db.close()
@@ -229,23 +328,45 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """One write transaction; nested uses join the outer one (so a use case can make
+        several store calls atomic)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise storage_error(self.path, e) from e
+        self._depth = 1
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._depth = 0
+            with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have ended it
+                self.db.execute("ROLLBACK")
             raise
-        else:
-            self.db.execute("COMMIT")
-
-    def writable(self) -> bool:
-        """True if a write transaction can be taken now (for health checks)."""
         try:
-            with self.transaction():
-                self.db.execute("PRAGMA user_version")
-        except sqlite3.Error:
-            return False
-        return True
+            self.db.execute("COMMIT")
+        except sqlite3.Error as e:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            raise storage_error(self.path, e) from e
+        finally:
+            self._depth = 0
+
+    def heartbeat(self, now: datetime) -> None:
+        """Write one row: /healthz proves the database takes writes (an empty transaction
+        commits even on a full disk). Raises StorageError if it cannot."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO heartbeat(id, at) VALUES (1, ?)"
+                " ON CONFLICT(id) DO UPDATE SET at=excluded.at",
+                (_iso(now),),
+            )
 
     # -- feeds -----------------------------------------------------------------------
 
@@ -255,17 +376,17 @@ class Store:
         row = self.db.execute("SELECT * FROM feeds WHERE name=?", (name,)).fetchone()
         if row is None or row["config_url"] != config_url:
             with self.transaction():
-                if row is None:
-                    self.db.execute(
-                        "INSERT INTO feeds(name, config_url, url) VALUES (?,?,?)",
-                        (name, config_url, config_url),
-                    )
-                else:
-                    self.db.execute(
-                        "UPDATE feeds SET config_url=?, url=?, etag=NULL, last_modified=NULL,"
-                        " body_hash=NULL, not_before=NULL WHERE name=?",
-                        (config_url, config_url, name),
-                    )
+                # Upsert, not check-then-insert: another process may have created it.
+                self.db.execute(
+                    "INSERT INTO feeds(name, config_url, url) VALUES (?,?,?)"
+                    " ON CONFLICT(name) DO NOTHING",
+                    (name, config_url, config_url),
+                )
+                self.db.execute(
+                    "UPDATE feeds SET config_url=?, url=?, etag=NULL, last_modified=NULL,"
+                    " body_hash=NULL, not_before=NULL WHERE name=? AND config_url<>?",
+                    (config_url, config_url, name, config_url),
+                )
             row = self.db.execute("SELECT * FROM feeds WHERE name=?", (name,)).fetchone()
         return self._feed_from_row(row)
 
@@ -799,6 +920,123 @@ class Store:
                 (_iso(now), digest_id, channel_id, key),
             )
 
+    def record_digest_failure(self, digest_id: int, *, code: str, message: str) -> int:
+        """Slack refused this digest's message itself (not the destination); returns how
+        many times it has been refused."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET failures=failures+1, last_error=? WHERE id=?",
+                (f"{code}: {message}", digest_id),
+            )
+            row = self.db.execute(
+                "SELECT failures FROM digests WHERE id=?", (digest_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def park_digest(self, digest_id: int) -> tuple[int, int]:
+        """Stop sending a digest Slack keeps refusing. Its articles are released into the
+        next digest, except those already released once from a parked digest (so one
+        article Slack cannot take cannot block its subscription forever): they stay with
+        this one, for ``outbox retry`` or ``outbox drop``. Returns (released, kept)."""
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT subscription FROM digests WHERE id=?", (digest_id,)
+            ).fetchone()
+            key = row[0]
+            ids = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT article_id FROM deliveries WHERE digest_id=?", (digest_id,)
+                )
+            ]
+            again = {
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT article_id FROM parked_articles WHERE subscription=?"
+                    f" AND article_id IN ({','.join('?' * len(ids))})",
+                    [key, *ids],
+                )
+            }
+            released = [i for i in ids if i not in again]
+            self.db.executemany(
+                "DELETE FROM deliveries WHERE subscription=? AND article_id=?",
+                [(key, i) for i in released],
+            )
+            self.db.executemany(
+                "INSERT INTO parked_articles(subscription, article_id, digest_id) VALUES (?,?,?)",
+                [(key, i, digest_id) for i in released],
+            )
+            self.db.execute(
+                "UPDATE digests SET status='parked', articles=? WHERE id=?",
+                (len(ids) - len(released), digest_id),
+            )
+        return len(released), len(again)
+
+    def outbox(self, key: str | None = None) -> list[OutboxDigest]:
+        """Digests not delivered: pending, parked (refused by Slack) or dropped."""
+        sql = "SELECT * FROM digests WHERE status IN ('pending', 'parked', 'dropped')"
+        params: list[str] = []
+        if key is not None:
+            sql += " AND subscription=?"
+            params.append(key)
+        rows = self.db.execute(sql + " ORDER BY id", params).fetchall()
+        out = []
+        for d in rows:
+            sent = self.db.execute(
+                "SELECT COUNT(*) FROM digest_messages WHERE digest_id=?"
+                " AND (ts IS NOT NULL OR sent_at IS NOT NULL)",
+                (d["id"],),
+            ).fetchone()[0]
+            created = _dt(d["created_at"])
+            assert created is not None
+            out.append(
+                OutboxDigest(
+                    id=d["id"],
+                    subscription=d["subscription"],
+                    kind=d["kind"],
+                    status=d["status"],
+                    created_at=created,
+                    attempts=d["attempts"],
+                    failures=d["failures"],
+                    last_error=d["last_error"],
+                    articles=d["articles"],
+                    messages_sent=sent,
+                )
+            )
+        return out
+
+    def digest_article_ids(self, digest_id: int) -> list[int]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT article_id FROM deliveries WHERE digest_id=? ORDER BY article_id",
+                (digest_id,),
+            )
+        ]
+
+    def set_digest_status(self, digest_id: int, status: str) -> None:
+        """``dropped``: never sent, its articles stay with it (a person decided);
+        ``pending``: sent again from its stored messages."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE digests SET status=?, failures=0 WHERE id=?", (status, digest_id)
+            )
+
+    def replace_digest(self, digest_id: int, payloads: Sequence[str]) -> None:
+        """Re-rendered messages for a digest none of whose messages went out; it is pending
+        again."""
+        with self.transaction():
+            self.db.execute("DELETE FROM digest_messages WHERE digest_id=?", (digest_id,))
+            self.db.executemany(
+                "INSERT INTO digest_messages(digest_id, seq, payload) VALUES (?,?,?)",
+                [(digest_id, seq, payload) for seq, payload in enumerate(payloads)],
+            )
+            self.db.execute(
+                "UPDATE digests SET status='pending', failures=0, last_error=NULL,"
+                " articles=(SELECT COUNT(*) FROM deliveries WHERE digest_id=?) WHERE id=?",
+                (digest_id, digest_id),
+            )
+
     def record_delivery_error(self, key: str, *, code: str, message: str, now: datetime) -> None:
         with self.transaction():
             self.db.execute(
@@ -898,6 +1136,22 @@ class OutboxMessage:
     payload: str
     channel_id: str | None
     ts: str | None
+
+
+@dataclass(frozen=True)
+class OutboxDigest:
+    """A digest in the outbox, as ``python -m bot outbox`` lists it."""
+
+    id: int
+    subscription: str
+    kind: str
+    status: str
+    created_at: datetime
+    attempts: int
+    failures: int
+    last_error: str | None
+    articles: int
+    messages_sent: int
 
 
 @dataclass(frozen=True)

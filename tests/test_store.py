@@ -162,8 +162,10 @@ def test_wal_mode(store):
 def test_failed_batch_is_rolled_back(store):
     bad = art("2")
     object.__setattr__(bad, "title", None)  # NOT NULL violation mid-batch
-    with pytest.raises(sqlite3.IntegrityError):
+    # raw sqlite3 errors never leave the store: a StorageError that keeps the cause
+    with pytest.raises(StorageError) as caught:
         put(store, "f", [art("1"), bad])
+    assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     assert store.count_articles() == 0
 
 
