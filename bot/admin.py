@@ -17,9 +17,9 @@ from typing import Any
 
 from bot.config import AdminSettings, Config
 from bot.deliver import Destination
-from bot.errors import DeliveryError
+from bot.errors import BUG_KINDS, DeliveryError
 from bot.models import FeedState
-from bot.store import Store
+from bot.store import OutboxDigest, Store
 
 log = logging.getLogger("bot.admin")
 MIN_ARRIVALS = 5
@@ -47,10 +47,34 @@ def find_problems(
     settings: AdminSettings,
     *,
     now: datetime,
+    parked: Sequence[OutboxDigest] = (),
 ) -> list[Problem]:
     problems = []
     failing_after = timedelta(seconds=settings.failing_after)
+    broken = [f for f in feeds if f.consecutive_failures and f.last_error_kind in BUG_KINDS]
+    if broken:
+        names = ", ".join(f.name for f in broken[:10]) + (" ..." if len(broken) > 10 else "")
+        problems.append(
+            Problem(
+                "bug:" + ",".join(sorted(f.name for f in broken)),
+                f"{len(broken)} feed(s) fail with an internal error, a bug in the bot (the log "
+                f"has the traceback); nothing is stored from them: {names}. First: "
+                f"{broken[0].last_error_kind}: {broken[0].last_error_message}",
+            )
+        )
+    for digest in parked:
+        problems.append(
+            Problem(
+                f"parked:{digest.id}",
+                f"Slack refused {digest.kind} #{digest.id} of subscription *{digest.subscription}* "
+                f"{digest.failures} time(s) ({digest.last_error}); it was set aside and its "
+                "articles went into the next digest. `python -m bot outbox` shows it; "
+                f"`outbox retry {digest.id}` re-renders it, `outbox drop {digest.id}` discards it",
+            )
+        )
     for feed in feeds:
+        if feed.consecutive_failures and feed.last_error_kind in BUG_KINDS:
+            continue
         if feed.consecutive_failures:
             since = feed.last_success or feed.first_polled or feed.last_attempt
             if since is not None and now - since >= failing_after:
@@ -106,9 +130,10 @@ def report(
         if (status := store.subscription_status(s.name)) is not None
     }
     repeat = timedelta(seconds=settings.repeat_after)
+    parked = [d for d in store.outbox() if d.status == "parked"]
     due = [
         p
-        for p in find_problems(feeds, arrivals, deliveries, settings, now=now)
+        for p in find_problems(feeds, arrivals, deliveries, settings, now=now, parked=parked)
         if store.notice_due(p.key, now=now, repeat_after=repeat)
     ]
     if not due:

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__, logs
+from bot.canonical import redact_url
 from bot.config import (
     Config,
     SubscriptionConfig,
@@ -27,12 +28,14 @@ from bot.deliver import (
     destination_for,
     ledger_key,
     preview,
+    rerender,
     run_subscription,
     select,
 )
 from bot.demo import run as demo
 from bot.errors import BotError, ConfigError
 from bot.explain import fetch_page, match_lines, render_explanation, write_jsonl
+from bot.lock import DataDirLock
 from bot.match import Matcher
 from bot.match.keywords import DEFAULT_RULE
 from bot.match.matcher import split_title
@@ -47,6 +50,8 @@ from bot.store import Store, StoredArticle
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
+#: locks this process holds (a dropped reference would close the file and release it)
+_HELD: list[DataDirLock] = []
 
 
 def _out(text: str = "") -> None:
@@ -54,11 +59,19 @@ def _out(text: str = "") -> None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    return load_config(resolve_config_dir(args.config))
+    config = load_config(resolve_config_dir(args.config))
+    logs.register_secrets(*config.secret_variables())
+    return config
 
 
 def _store(args: argparse.Namespace) -> Store:
     return Store(resolve_data_dir(args.data_dir))
+
+
+def _lock(args: argparse.Namespace, command: str) -> None:
+    """Hold the data directory for this process's lifetime (released by the kernel when
+    it ends, however it ends)."""
+    _HELD.append(DataDirLock(resolve_data_dir(args.data_dir), command).acquire())
 
 
 def _local(config: Config, value: datetime | None) -> str:
@@ -119,6 +132,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
                 f"no feed named {', '.join(sorted(unknown))}",
             )
         feeds = tuple(f for f in feeds if f.name in names)
+    _lock(args, "poll")
     store = _store(args)
     try:
         poller = Poller(config, store, progress=_progress(args, len(feeds)))
@@ -139,7 +153,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
         f"{totals['not_modified']} not modified, {totals['skipped']} skipped, "
         f"{totals['error']} errors"
     )
-    return EXIT_OK
+    # The database could not be written: say so with a non-zero exit, for cron.
+    return EXIT_ERROR if any(o.error_kind == "storage" for o in outcomes) else EXIT_OK
 
 
 # -- feeds -------------------------------------------------------------------------------
@@ -151,8 +166,8 @@ def _feed_json(state: FeedState, articles: int) -> dict[str, Any]:
 
     return {
         "name": state.name,
-        "url": state.url,
-        "config_url": state.config_url,
+        "url": redact_url(state.url),
+        "config_url": redact_url(state.config_url),
         "status": _health(state),
         "articles": articles,
         "last_success": iso(state.last_success),
@@ -373,6 +388,8 @@ def _subscriptions(config: Config, name: str | None) -> list[SubscriptionConfig]
 def cmd_digest(args: argparse.Namespace) -> int:
     config = _load(args)
     subs = _subscriptions(config, args.subscription)
+    if not args.dry_run:
+        _lock(args, "digest")
     store = _store(args)
     matcher = Matcher(config.keywords)
     failed = 0
@@ -416,6 +433,42 @@ def _delivery_line(o: SubscriptionOutcome) -> str:
         f"{o.name} -> {o.destination}: {done}; ERROR ({what}) {o.error.code}: "
         f"{o.error}; {o.pending} digest(s) pending"
     )
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    config = _load(args)
+    store = _store(args)
+    try:
+        if args.action == "retry":
+            count = rerender(
+                config, store, Matcher(config.keywords), args.id, now=datetime.now(UTC)
+            )
+            _out(f"digest #{args.id} re-rendered with {count} article(s); it goes out next run")
+            return EXIT_OK
+        if args.action == "drop":
+            if not any(d.id == args.id for d in store.outbox()):
+                raise BotError(f"no undelivered digest #{args.id}")
+            store.set_digest_status(args.id, "dropped")
+            _out(f"digest #{args.id} dropped: it will not be sent; its articles stay with it")
+            return EXIT_OK
+        entries = store.outbox()
+    finally:
+        store.close()
+    if args.json:
+        rows = [{**vars(e), "created_at": e.created_at.isoformat()} for e in entries]
+        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    if not entries:
+        _out("the outbox is empty: every digest was delivered")
+    for e in entries:
+        _out(
+            f"#{e.id:<5} {e.status:<8} {e.kind:<6} {e.subscription:<24} "
+            f"{_local(config, e.created_at)}  {e.articles} article(s), "
+            f"{e.attempts} attempt(s), {e.messages_sent} message(s) sent"
+        )
+        if e.last_error:
+            _out(f"       last refusal ({e.failures}x): {e.last_error}")
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -511,6 +564,7 @@ def _init_if_empty(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     data_dir = resolve_data_dir(args.data_dir)
+    _lock(args, "run --once" if args.once else "run")
     if args.once:
         outcomes, deliveries = asyncio.run(
             run_once(config, data_dir, progress=_progress(args, len(config.feeds)))
@@ -631,6 +685,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--format", choices=["text", "blocks"], default="text", help="with --dry-run")
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser(
+        "outbox", help="undelivered digests (pending, parked, dropped); retry or drop one"
+    )
+    p.add_argument("action", nargs="?", choices=["list", "retry", "drop"], default="list")
+    p.add_argument("id", nargs="?", type=int, help="the digest's number (for retry and drop)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("status", help="each subscription's deliveries, queue and last error")
     p.add_argument("--json", action="store_true")

@@ -134,6 +134,10 @@ class PollSettings(_Model):
     backoff_max: Duration = 6 * 3600.0
     #: processes that parse feeds; 0 = one per CPU core
     parse_workers: int = Field(0, ge=0, le=64)
+    #: longest one feed may spend being parsed and matched before its worker is replaced
+    parse_timeout: Duration = 60.0
+    #: address space one parse worker may use (RLIMIT_AS); 0 = no limit
+    worker_memory_mb: int = Field(1536, ge=0)
 
 
 def _check_timezone(value: str) -> str:
@@ -218,7 +222,12 @@ class SlackSettings(_Model):
     timeout: Duration = 30.0
     #: retries on HTTP 429 (honouring Retry-After) before the digest waits for the next run
     rate_limit_retries: int = Field(3, ge=0, le=10)
+    #: a longer Retry-After is not waited out inline: the digest goes out on the next run
+    rate_limit_max_wait: Duration = 20.0
     server_error_retries: int = Field(2, ge=0, le=10)
+    #: a digest Slack refuses as a message (invalid_blocks ...) this many runs is parked and
+    #: its articles go into the next digest (python -m bot outbox shows it)
+    park_after: int = Field(2, ge=1, le=20)
 
 
 class HttpSettings(_Model):
@@ -301,6 +310,15 @@ class Config:
 
     def timezone_of(self, sub: SubscriptionConfig) -> str:
         return sub.timezone or self.bot.timezone
+
+    def secret_variables(self) -> list[str]:
+        """Environment variables this configuration reads secrets from (for the log
+        scrubber)."""
+        names = [self.bot.slack.token_env]
+        names += [s.webhook_env for s in self.bot.subscriptions if s.webhook_env]
+        if self.bot.admin is not None and self.bot.admin.webhook_env:
+            names.append(self.bot.admin.webhook_env)
+        return names
 
     def notes(self) -> list[str]:
         """Things that are valid but probably not what the user meant."""

@@ -21,20 +21,29 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import sys
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any, Protocol
 
 from slack_sdk import WebClient, WebhookClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 from bot.config import Config, SubscriptionConfig
 from bot.digest import EVENT_TYPE, Digest, DigestItem, alert_digest, build_digest
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, StorageError
 from bot.match import Matcher
 from bot.match.matcher import short_reasons
 from bot.store import PendingDigest, Store, StoredArticle
@@ -85,6 +94,8 @@ PERMANENT_ERRORS = {
     "posting_to_general_channel_denied": "only admins may post to this channel",
 }
 HISTORY_LOOKBACK = timedelta(minutes=10)
+#: pages of 200 messages read back at most when looking for a message sent before a crash
+HISTORY_MAX_PAGES = 25
 
 
 @dataclass(frozen=True)
@@ -109,12 +120,107 @@ class Destination(Protocol):
     ) -> Posted | None: ...
 
 
-def _retry_handlers(config: Config) -> list[Any]:
+class _Interruptible(RetryHandler):
+    """slack-sdk's handlers wait with ``time.sleep``; a shutdown must not wait behind a
+    ``Retry-After: 60`` (Docker and systemd kill a bot that takes longer than ~30 s to
+    stop, possibly mid-delivery). These wait on the stop event instead, and give up at
+    once when it is set: the digest stays pending and goes out on the next run."""
+
+    stop: threading.Event
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if self.stop.is_set():
+            return False
+        return super().can_retry(state=state, request=request, response=response, error=error)
+
+    def _wait(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self._wait(self.interval_calculator.calculate_sleep_duration(state.current_attempt))
+        state.increment_current_attempt()
+
+
+class _ConnectionRetry(_Interruptible, ConnectionErrorRetryHandler):
+    def __init__(self, stop: threading.Event, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.stop = stop
+
+
+class _ServerErrorRetry(_Interruptible, ServerErrorRetryHandler):
+    def __init__(self, stop: threading.Event, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.stop = stop
+
+
+def _retry_after(response: HttpResponse | None) -> float:
+    for name, values in (response.headers if response is not None else {}).items():
+        if name.lower() == "retry-after" and values:
+            try:
+                return float(values[0])
+            except ValueError:
+                break
+    return 1.0
+
+
+class _RateLimitRetry(_Interruptible, RateLimitErrorRetryHandler):
+    """429: wait Retry-After (plus jitter) and retry, but only while the wait is short; a
+    long Retry-After leaves the digest pending for the next run rather than holding the
+    delivery thread (and a shutdown) for minutes."""
+
+    def __init__(self, stop: threading.Event, max_retry_count: int, max_wait: float) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.stop = stop
+        self.max_wait = max_wait
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return (
+            response is not None
+            and response.status_code == 429
+            and _retry_after(response) <= self.max_wait
+        )
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        state.next_attempt_requested = True
+        self._wait(_retry_after(response) + random.random())
+        state.increment_current_attempt()
+
+
+def _retry_handlers(config: Config, stop: threading.Event) -> list[RetryHandler]:
     slack = config.bot.slack
     return [
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=slack.rate_limit_retries),
-        ServerErrorRetryHandler(max_retry_count=slack.server_error_retries),
+        _ConnectionRetry(stop, 2),
+        _RateLimitRetry(stop, slack.rate_limit_retries, slack.rate_limit_max_wait),
+        _ServerErrorRetry(stop, slack.server_error_retries),
     ]
 
 
@@ -166,31 +272,45 @@ class SlackBot:
         channel = channel_id or (self.channel if not self.channel.startswith("#") else None)
         if channel is None:
             return None  # history needs a channel ID; we learn it from the first post
-        try:
-            response = self.client.conversations_history(
-                channel=channel,
-                oldest=str((oldest - HISTORY_LOOKBACK).timestamp()),
-                include_all_metadata=True,
-                limit=200,
-            )
-        except (SlackApiError, SlackClientError, OSError) as e:
-            log.warning(
-                "%s: cannot read the channel history to check for a message sent before a "
-                "restart (%s); sending it (it may appear twice). "
-                "Add the channels:history scope to avoid this.",
-                self.label,
-                e,
-            )
-            return None
-        for item in response.get("messages") or []:
-            meta = item.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if (
-                meta.get("event_type") == EVENT_TYPE
-                and payload.get("key") == key
-                and payload.get("seq") == seq
-            ):
-                return Posted(channel, item.get("ts"))
+        # Page back to the digest's creation time: in a busy channel the message may be
+        # more than one page (200) behind.
+        cursor: str | None = None
+        for _page in range(HISTORY_MAX_PAGES):
+            try:
+                response = self.client.conversations_history(
+                    channel=channel,
+                    oldest=str((oldest - HISTORY_LOOKBACK).timestamp()),
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except (SlackApiError, SlackClientError, OSError) as e:
+                log.warning(
+                    "%s: cannot read the channel history to check for a message sent before a "
+                    "restart (%s); sending it (it may appear twice). "
+                    "Add the channels:history scope to avoid this.",
+                    self.label,
+                    e,
+                )
+                return None
+            for item in response.get("messages") or []:
+                meta = item.get("metadata") or {}
+                payload = meta.get("event_payload") or {}
+                if (
+                    meta.get("event_type") == EVENT_TYPE
+                    and payload.get("key") == key
+                    and payload.get("seq") == seq
+                ):
+                    return Posted(channel, item.get("ts"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                return None
+        log.warning(
+            "%s: more than %d pages of channel history since the digest was created; "
+            "sending the message (it may appear twice)",
+            self.label,
+            HISTORY_MAX_PAGES,
+        )
         return None
 
 
@@ -258,29 +378,79 @@ class Terminal:
         return None
 
 
+class Unusable:
+    """Credentials that are set but cannot work (a token with a line break or a non-ASCII
+    character, a webhook variable that is not a URL): every send fails with what to do,
+    without ever showing the secret, and the other subscriptions carry on."""
+
+    threads = False
+
+    def __init__(self, kind: str, label: str, problem: str) -> None:
+        self.kind = kind
+        self.label = label
+        self.problem = problem
+
+    def post(
+        self, message: dict[str, Any], *, thread_ts: str | None, metadata: dict[str, Any]
+    ) -> Posted:
+        raise DeliveryError(self.label, "invalid_credentials", self.problem, permanent=True)
+
+    def find_posted(
+        self, channel_id: str | None, key: str, seq: int, oldest: datetime
+    ) -> Posted | None:
+        return None
+
+
+def credential_problem(value: str) -> str | None:
+    """What is wrong with a token or webhook URL as set, if anything (never the value)."""
+    if any(ch.isspace() for ch in value):
+        return "contains a line break or a space inside it"
+    if not value.isascii() or not value.isprintable():
+        return "contains a character that is not plain ASCII"
+    return None
+
+
 def destination_for(
-    config: Config, sub: SubscriptionConfig, env: dict[str, str] | None = None
+    config: Config,
+    sub: SubscriptionConfig,
+    env: dict[str, str] | None = None,
+    *,
+    stop: threading.Event | None = None,
 ) -> Destination:
-    """The subscription's Slack destination, or the terminal if its credentials are not set."""
+    """The subscription's Slack destination, or the terminal if its credentials are not set.
+    ``stop`` (the service's shutdown) cuts retry waits short."""
     env = dict(os.environ if env is None else env)
     slack = config.bot.slack
+    handlers = _retry_handlers(config, stop or threading.Event())
     if sub.channel is not None:
-        token = env.get(slack.token_env)
+        token = (env.get(slack.token_env) or "").strip()
         if token:
+            problem = credential_problem(token)
+            if problem:
+                return Unusable(
+                    "slack",
+                    f"Slack {sub.channel}",
+                    f"{slack.token_env} {problem}: copy the Bot User OAuth Token (xoxb-...) "
+                    "again and set it without quotes or line breaks",
+                )
             base_url = env.get("SLACK_API_URL") or slack.api_url or WebClient.BASE_URL
             client = WebClient(
-                token=token,
-                base_url=base_url,
-                timeout=int(slack.timeout),
-                retry_handlers=_retry_handlers(config),
+                token=token, base_url=base_url, timeout=int(slack.timeout), retry_handlers=handlers
             )
             return SlackBot(client, sub.channel)
     elif sub.webhook_env is not None:
-        url = env.get(sub.webhook_env)
+        url = (env.get(sub.webhook_env) or "").strip()
         if url:
-            client_w = WebhookClient(
-                url=url, timeout=int(slack.timeout), retry_handlers=_retry_handlers(config)
-            )
+            problem = credential_problem(url)
+            if problem is None and not url.startswith(("https://", "http://")):
+                problem = "is not an http(s) URL"
+            if problem:
+                return Unusable(
+                    "webhook",
+                    f"webhook ${sub.webhook_env}",
+                    f"{sub.webhook_env} {problem}: copy the incoming webhook URL again",
+                )
+            client_w = WebhookClient(url=url, timeout=int(slack.timeout), retry_handlers=handlers)
             return Webhook(client_w, sub.webhook_env)
     return Terminal()
 
@@ -365,17 +535,75 @@ class SubscriptionOutcome:
     error: DeliveryError | None = None
 
 
+#: Slack refused the message itself, not the destination: another digest may go through,
+#: and this one will be refused every time it is sent as it is
+MESSAGE_ERRORS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "msg_blocks_too_long",
+     "no_text", "too_many_attachments", "invalid_attachments", "invalid_metadata_format",
+     "invalid_metadata_schema", "metadata_too_large", "invalid_arguments", "invalid_payload"}
+)  # fmt: skip
+
+
+@dataclass
+class SendResult:
+    digests: int = 0
+    alerts: int = 0
+    articles: int = 0
+    #: digests Slack refused this run (each was kept, or parked after ``park_after``)
+    refused: list[DeliveryError] = field(default_factory=list)
+
+
 def send_pending(
-    store: Store, destination: Destination, key: str, *, clock: Callable[[], datetime]
-) -> tuple[int, int]:
-    """Send every pending digest of ``key`` in order; returns (digests, articles) delivered.
-    Raises DeliveryError at the first failure (the rest wait for the next run)."""
-    delivered = articles = 0
+    store: Store,
+    destination: Destination,
+    key: str,
+    *,
+    clock: Callable[[], datetime],
+    park_after: int = 2,
+) -> SendResult:
+    """Send every pending digest of ``key`` in order. A destination problem (credentials,
+    channel, rate limit, network) raises DeliveryError at once: the rest wait for the next
+    run. A digest Slack refuses as a message (``invalid_blocks``...) does not hold back the
+    ones after it; refused ``park_after`` times, it is parked and its articles released
+    into the next digest (see Store.park_digest)."""
+    result = SendResult()
     for pending in store.pending_digests(key):
-        _send_one(store, destination, pending, clock=clock)
-        delivered += 1
-        articles += pending.articles
-    return delivered, articles
+        try:
+            _send_one(store, destination, pending, clock=clock)
+        except DeliveryError as e:
+            if e.code not in MESSAGE_ERRORS:
+                raise
+            result.refused.append(e)
+            failures = store.record_digest_failure(pending.id, code=e.code, message=str(e))
+            if failures < park_after:
+                log.error(
+                    "%s: Slack refused %s #%d (%s); it is tried again next run",
+                    key,
+                    pending.kind,
+                    pending.id,
+                    e.code,
+                )
+                continue
+            released, kept = store.park_digest(pending.id)
+            log.error(
+                "%s: Slack refused %s #%d %d times (%s): parked; %d article(s) go into the "
+                "next digest, %d stay with it (python -m bot outbox)",
+                key,
+                pending.kind,
+                pending.id,
+                failures,
+                e.code,
+                released,
+                kept,
+                extra={"event": "parked", "subscription": key, "code": e.code},
+            )
+            continue
+        if pending.kind == "alert":
+            result.alerts += 1
+        else:
+            result.digests += 1
+        result.articles += pending.articles
+    return result
 
 
 def _send_one(
@@ -441,15 +669,8 @@ def _send_one(
     )
 
 
-def _queue_and_send(
-    store: Store,
-    destination: Destination,
-    key: str,
-    digests: list[Digest],
-    *,
-    clock: Callable[[], datetime],
-) -> tuple[int, int]:
-    """Put digests in the outbox (their articles now belong to them), then send."""
+def _queue(store: Store, destination: Destination, key: str, digests: list[Digest]) -> None:
+    """Put digests in the outbox: from here on their articles belong to them."""
     for digest in digests:
         store.create_digest(
             key,
@@ -458,7 +679,6 @@ def _queue_and_send(
             payloads=_payloads(digest, destination),
             article_ids=digest.article_ids,
         )
-    return send_pending(store, destination, key, clock=clock)
 
 
 def run_subscription(
@@ -478,42 +698,62 @@ def run_subscription(
     now = clock()
     title = sub.title or sub.name
     tz = config.timezone_of(sub)
+    park_after = config.bot.slack.park_after
     try:
-        d, a = send_pending(store, destination, key, clock=clock)
-        outcome.digests, outcome.articles = d, a
-        items = select(store, matcher, config, sub, key, now=now)
-        if sub.alert_score is not None:
-            urgent = [i for i in items if i.score >= sub.alert_score]
-            items = [i for i in items if i.score < sub.alert_score]
-            alerts = [
-                alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
-                for item in urgent
-            ]
-            if alerts:
-                d, a = _queue_and_send(store, destination, key, alerts, clock=clock)
-                outcome.alerts += d
-                outcome.articles += a
-        if digest and (items or sub.post_empty):
-            built = render_digest(config, sub, items, now=now, store=store, key=key)
-            d, a = _queue_and_send(store, destination, key, [built], clock=clock)
-            outcome.digests += d
-            outcome.articles += a
+        # Resume first: a destination that fails takes no new digest this run.
+        sent = send_pending(store, destination, key, clock=clock, park_after=park_after)
+        # Selection and the new digests in one write transaction: what was selected is
+        # in the outbox before anyone else can select it.
+        with store.transaction():
+            items = select(store, matcher, config, sub, key, now=now)
+            queued: list[Digest] = []
+            if sub.alert_score is not None:
+                urgent = [i for i in items if i.score >= sub.alert_score]
+                items = [i for i in items if i.score < sub.alert_score]
+                queued += [
+                    alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
+                    for item in urgent
+                ]
+            if digest and (items or sub.post_empty):
+                queued.append(render_digest(config, sub, items, now=now, store=store, key=key))
+            _queue(store, destination, key, queued)
+        more = send_pending(store, destination, key, clock=clock, park_after=park_after)
+        outcome.digests = sent.digests + more.digests
+        outcome.alerts = sent.alerts + more.alerts
+        outcome.articles = sent.articles + more.articles
+        refused = sent.refused + more.refused
+        if refused:
+            raise refused[0]
     except DeliveryError as e:
         outcome.error = e
-        store.record_delivery_error(key, code=e.code, message=str(e), now=clock())
+    except StorageError as e:
+        outcome.error = DeliveryError(destination.label, "storage", str(e))
+    except Exception as e:
+        # A bug: loud in the log, and the other subscriptions carry on.
+        log.exception("internal error while delivering %s (a bug: please report it)", sub.name)
+        outcome.error = DeliveryError(
+            destination.label, "internal", f"{type(e).__name__}: {e} (a bug: see the log)"
+        )
+    error = outcome.error
+    if error is not None:
         log.error(
             "%s: %s",
             sub.name,
-            e,
+            error,
             extra={
                 "event": "delivery",
                 "subscription": sub.name,
                 "status": "error",
-                "code": e.code,
-                "permanent": e.permanent,
+                "code": error.code,
+                "permanent": error.permanent,
             },
         )
-    outcome.pending = len(store.pending_digests(key))
+    try:
+        if error is not None and error.code != "storage":
+            store.record_delivery_error(key, code=error.code, message=str(error), now=clock())
+        outcome.pending = len(store.pending_digests(key))
+    except StorageError as problem:
+        log.error("%s: %s", sub.name, problem)
     return outcome
 
 
@@ -553,3 +793,51 @@ def preview(
     key = ledger_key(sub, destination)
     items = select(store, matcher, config, sub, key, now=now, record_skips=False)
     return render_digest(config, sub, items, now=now, store=store, key=key)
+
+
+def rerender(
+    config: Config,
+    store: Store,
+    matcher: Matcher,
+    digest_id: int,
+    *,
+    now: datetime,
+) -> int:
+    """Render an undelivered digest again from the articles still attached to it, with
+    this version of the bot, and make it pending; returns its number of articles. For a
+    digest Slack refused (parked) once the cause is fixed, or a pending one whose stored
+    messages are stale."""
+    found = [d for d in store.outbox() if d.id == digest_id]
+    if not found:
+        raise DeliveryError("outbox", "not_found", f"no undelivered digest #{digest_id}")
+    entry = found[0]
+    if entry.messages_sent:
+        raise DeliveryError(
+            "outbox",
+            "partly_sent",
+            f"digest #{digest_id} was partly sent ({entry.messages_sent} message(s)); "
+            "re-rendering it would post those again: drop it instead",
+        )
+    ids = store.digest_article_ids(digest_id)
+    if not ids:
+        raise DeliveryError(
+            "outbox",
+            "empty",
+            f"digest #{digest_id} has no articles left: they went out in later digests",
+        )
+    sub = config.subscription(entry.subscription.removesuffix("@terminal"))
+    destination = destination_for(config, sub)
+    rule = config.rules[sub.name]
+    items = [
+        _item(stored, matcher.decide(rule, json.loads(stored.extra.get("reasons") or "[]"))[1])
+        for stored in store.articles(ids=ids)
+    ]
+    title = sub.title or sub.name
+    if entry.kind == "alert" and len(items) == 1:
+        digest = alert_digest(
+            items[0], subscription=sub.name, title=title, now=now, timezone=config.timezone_of(sub)
+        )
+    else:
+        digest = render_digest(config, sub, items, now=now, store=store, key=entry.subscription)
+    store.replace_digest(digest_id, _payloads(digest, destination))
+    return len(items)

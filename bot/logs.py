@@ -1,7 +1,8 @@
 """Logging: readable lines on a terminal, one JSON object per event with --log-format json.
 
-Secrets never reach the log: the Slack token and webhook URLs are scrubbed from every
-message as a last line of defence (code never logs them on purpose).
+Secrets never reach the log: Slack tokens, webhook URLs (Slack's, GovSlack's, or behind a
+proxy: the values of the configured variables) and credentials in URLs are scrubbed from
+every message and traceback as a last line of defence (code never logs them on purpose).
 """
 
 from __future__ import annotations
@@ -15,15 +16,39 @@ from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
-_TOKEN = re.compile(r"xox[abprse]-[A-Za-z0-9-]+|https://hooks\.slack\.com/[^\s\"']+")
+_TOKEN = re.compile(
+    r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+"
+    r"|https?://hooks\.slack(?:-gov)?\.com/[^\s\"'<>]+"
+    r"|/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+"
+)
+_USERINFO = re.compile(r"(?<=://)[^/?#@\s\"']+@")
+#: variables that always hold secrets; register_secrets() adds the configured ones
+SECRET_VARIABLES = {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_WEBHOOK_URL"}
+_MIN_SECRET = 8
+
+
+def register_secrets(*names: str) -> None:
+    """Scrub the values of these environment variables too (a renamed token variable,
+    every webhook variable the configuration names)."""
+    SECRET_VARIABLES.update(n for n in names if n)
+
+
+def _secret_forms(value: str) -> set[str]:
+    """A value as it may appear in a message: itself, escaped as repr() writes it (a token
+    with a stray newline shows up as ``...\\n`` in a traceback), and each of its lines."""
+    forms = {value, value.strip(), value.encode("unicode_escape").decode("ascii", "replace")}
+    forms.update(value.splitlines())
+    return {f for f in forms if len(f) >= _MIN_SECRET}
 
 
 def scrub(text: str) -> str:
     text = _TOKEN.sub("[secret]", text)
-    for name in ("SLACK_BOT_TOKEN",):
+    text = _USERINFO.sub("***@", text)
+    for name in SECRET_VARIABLES:
         value = os.environ.get(name)
-        if value and len(value) > 8:
-            text = text.replace(value, "[secret]")
+        if value:
+            for form in sorted(_secret_forms(value), key=len, reverse=True):
+                text = text.replace(form, "[secret]")
     return text
 
 
@@ -60,3 +85,6 @@ def setup(level: str = "warning", fmt: str = "text") -> None:
     # httpx logs every request at INFO; that is our poll event's job.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # slack-sdk logs the webhook URL at INFO on every retry; our delivery events say what
+    # happened.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)

@@ -22,9 +22,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +45,7 @@ from bot.deliver import (
     ledger_key,
     run_subscription,
 )
+from bot.errors import BUG_KINDS, StorageError
 from bot.health import HealthServer, Metrics
 from bot.match import Matcher
 from bot.poll import FeedOutcome, Poller
@@ -52,12 +56,35 @@ log = logging.getLogger("bot.service")
 T = TypeVar("T")
 
 DIGEST_MISFIRE_GRACE = 3600
+#: seconds the health probe waits for a database lock
+HEALTH_BUSY_TIMEOUT = 2.0
 SHUTDOWN_GRACE = 30.0
 ADMIN_INTERVAL = 3600
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    """What one poll cycle stored, for the health check."""
+
+    at: datetime
+    parsed: int
+    broken: frozenset[str]  # feeds that failed with an internal error or a dead worker
+
+
+def ingestion_healthy(cycles: Sequence[CycleRecord], *, now: datetime, window: timedelta) -> bool:
+    """False when polls run but store nothing because of the bot's own errors: within the
+    window, at least two feeds failed that way and they outnumber the feeds parsed and
+    stored. One buggy feed among working ones is that feed's problem (shown by ``feeds``
+    and the admin report), not the service's."""
+    recent = [c for c in cycles if now - c.at <= window]
+    broken = set().union(*(c.broken for c in recent)) if recent else set()
+    parsed = sum(c.parsed for c in recent)
+    failures = sum(len(c.broken) for c in recent)
+    return not (len(broken) >= 2 and failures > parsed)
 
 
 def record_poll(metrics: Metrics, outcomes: list[FeedOutcome]) -> None:
@@ -95,6 +122,8 @@ class Deliverer:
         self.matcher = Matcher(config.keywords)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="delivery")
         self._store: Store | None = None
+        #: set at shutdown: Slack retry waits end at once (the digest stays pending)
+        self.stop = threading.Event()
 
     @property
     def store(self) -> Store:
@@ -103,7 +132,7 @@ class Deliverer:
         return self._store
 
     def destination(self, sub: SubscriptionConfig) -> Destination:
-        return destination_for(self.config, sub)
+        return destination_for(self.config, sub, stop=self.stop)
 
     def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome:
         outcome = run_subscription(
@@ -125,9 +154,7 @@ class Deliverer:
         probe = SubscriptionConfig(
             name="admin", channel=settings.channel, webhook_env=settings.webhook_env
         )
-        admin_reports.report(
-            self.config, self.store, destination_for(self.config, probe), now=self.clock()
-        )
+        admin_reports.report(self.config, self.store, self.destination(probe), now=self.clock())
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -167,6 +194,11 @@ class Service:
         self.started = clock()
         self.stopping = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
+        self.cycles: deque[CycleRecord] = deque(maxlen=1000)
+        # The health probe writes to the database: on its own thread and connection, so a
+        # locked or slow database never stalls the event loop (and polling).
+        self._health_executor = ThreadPoolExecutor(1, thread_name_prefix="health")
+        self._health_store: Store | None = None
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -199,6 +231,13 @@ class Service:
             self.metrics.inc("bot_poll_duration_seconds_sum", time.monotonic() - started)
             self.metrics.inc("bot_poll_duration_seconds_count")
             record_poll(self.metrics, outcomes)
+            self.cycles.append(
+                CycleRecord(
+                    self.clock(),
+                    parsed=sum(1 for o in outcomes if o.status == "ok"),
+                    broken=frozenset(o.feed for o in outcomes if o.error_kind in BUG_KINDS),
+                )
+            )
             if any(o.flagged for o in outcomes):
                 for sub in self.config.bot.subscriptions:
                     if sub.alert_score is not None:
@@ -279,25 +318,59 @@ class Service:
 
     # -- health ----------------------------------------------------------------------------
 
+    def _probe_storage(self, now: datetime) -> tuple[datetime | None, str | None]:
+        """On the health thread: the last successful poll, and whether a write succeeds."""
+        if self._health_store is None:
+            self._health_store = Store(self.data_dir, busy_timeout=HEALTH_BUSY_TIMEOUT)
+        successes = [s.last_success for s in self._health_store.all_feeds() if s.last_success]
+        last = max(successes) if successes else None
+        try:
+            self._health_store.heartbeat(now)
+        except StorageError as e:
+            return last, str(e)
+        return last, None
+
     async def check(self) -> tuple[bool, dict[str, Any]]:
         now = self.clock()
         alive = self.scheduler.running and not self.stopping.is_set()
         intervals = [self.config.interval(f) for f in self.config.feeds if f.enabled]
         allowed = timedelta(seconds=max([*intervals, 1800.0])) * 3
-        successes = [s.last_success for s in self.store.all_feeds() if s.last_success]
-        last = max(successes) if successes else None
+        loop = asyncio.get_running_loop()
+        try:
+            last, storage_error = await asyncio.wait_for(
+                loop.run_in_executor(self._health_executor, self._probe_storage, now),
+                HEALTH_BUSY_TIMEOUT + 3,
+            )
+        except TimeoutError:
+            last, storage_error = None, "the database did not answer in time"
+        except StorageError as e:
+            last, storage_error = None, str(e)
         recent = (last is not None and now - last <= allowed) or (
             not intervals or now - self.started <= allowed
         )
-        writable = self.store.writable()
-        return alive and recent and writable, {
+        ingesting = ingestion_healthy(self.cycles, now=now, window=allowed)
+        writable = storage_error is None
+        details: dict[str, Any] = {
             "scheduler": "running" if alive else "stopped",
             "last_successful_poll": last.isoformat() if last else None,
             "polls_recent": recent,
+            "storing": ingesting,
             "storage_writable": writable,
         }
+        if storage_error:
+            details["storage_error"] = storage_error
+        if not ingesting:
+            details["storing_error"] = (
+                "polls run but most feeds fail with internal errors (a bug: see the log)"
+            )
+        return alive and recent and writable and ingesting, details
 
     # -- lifecycle -------------------------------------------------------------------------
+
+    def _close_health_store(self) -> None:
+        if self._health_store is not None:
+            self._health_store.close()
+            self._health_store = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -320,6 +393,7 @@ class Service:
         await self.shutdown()
 
     def request_stop(self) -> None:
+        self.deliverer.stop.set()
         if not self.stopping.is_set():
             log.info("stopping: no new work; waiting for running jobs", extra={"event": "stop"})
             self.stopping.set()
@@ -341,6 +415,8 @@ class Service:
             await self.health.stop()
         self.poller.close()
         self.deliverer.close()
+        self._health_executor.submit(self._close_health_store).result()
+        self._health_executor.shutdown(wait=True)
         self.store.close()
         log.info("stopped", extra={"event": "stopped"})
 

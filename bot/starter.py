@@ -9,9 +9,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from bot.config import BOT_FILE, FEEDS_FILE, Config, FeedConfig
+import yaml
+
+from bot.config import BOT_FILE, FEEDS_FILE, Config, FeedConfig, FeedsFile
 from bot.errors import ConfigError
 from bot.match.keywords import KEYWORDS_FILE
+from bot.yamlio import validate_file
 
 FILES = (FEEDS_FILE, BOT_FILE, KEYWORDS_FILE)
 
@@ -44,6 +47,15 @@ def init(target: Path, *, force: bool = False) -> list[Path]:
     return written
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _printable(text: str) -> str:
+    """A feed name as it can live in YAML and on a terminal: control characters (which
+    YAML refuses unescaped, and which a terminal obeys) become spaces."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
 def read_opml(path: Path) -> list[dict[str, object]]:
     """Feeds from an OPML file: every outline with an xmlUrl; categories become tags."""
     try:
@@ -55,8 +67,8 @@ def read_opml(path: Path) -> list[dict[str, object]]:
         url = outline.get("xmlUrl")
         if not url:
             continue
-        name = outline.get("title") or outline.get("text") or url
-        entry: dict[str, object] = {"name": name.strip(), "url": url.strip()}
+        name = _printable(outline.get("title") or outline.get("text") or url)
+        entry: dict[str, object] = {"name": name or url.strip(), "url": url.strip()}
         categories = [
             c.strip().lstrip("/") for c in (outline.get("category") or "").split(",") if c.strip()
         ]
@@ -114,9 +126,24 @@ def import_opml(config: Config, path: Path) -> tuple[list[str], list[str]]:
         if "feeds:" not in text or re.search(r"^feeds:\s*\[\]\s*$", text, re.M):
             text = re.sub(r"^feeds:\s*\[\]\s*$", "", text, flags=re.M) + "feeds:\n"
         text = text if text.endswith("\n") else text + "\n"
-        text += f"  # imported from {path.name}\n" + "".join(blocks)
-        feeds_path.write_text(text, encoding="utf-8")
+        text += f"  # imported from {_printable(path.name)}\n" + "".join(blocks)
+        # Validate the file as it will be, before writing it: a file the bot cannot read
+        # would stop every command until edited by hand.
+        validate_file(FeedsFile, feeds_path, _parse_yaml(feeds_path, text))
+        temporary = feeds_path.with_name(f".{feeds_path.name}.new")
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(feeds_path)
     return added, skipped
+
+
+def _parse_yaml(path: Path, text: str) -> dict[str, object]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(
+            str(path), "", f"the import would make invalid YAML ({e}); nothing written"
+        ) from e
+    return data if isinstance(data, dict) else {}
 
 
 def export_opml(config: Config) -> str:
