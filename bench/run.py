@@ -176,7 +176,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true", help="skip the ~2 minute naive loop")
     parser.add_argument("--repeat", type=int, default=3, help="cold/warm cycles (median reported)")
-    parser.add_argument("--only", choices=["poll", "match"])
+    parser.add_argument("--only", choices=["poll", "match", "digest"])
     args = parser.parse_args()
     if args.only in (None, "poll"):
         bench_poll(args.feeds, args.hosts, args.skip_naive, args.repeat)
@@ -187,6 +187,11 @@ def main() -> None:
             print("\nmatch: not built yet")
         else:
             match_bench.main()
+    if args.only in (None, "digest"):
+        from bench import digest_bench
+
+        print()
+        digest_bench.run()
 
 
 if __name__ == "__main__":

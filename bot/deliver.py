@@ -455,10 +455,13 @@ def destination_for(
     return Terminal()
 
 
+TERMINAL_SUFFIX = "@terminal"
+
+
 def ledger_key(sub: SubscriptionConfig, destination: Destination) -> str:
     # Printing to the terminal keeps its own ledger: adding a token later must not lose
     # the articles that were only ever printed.
-    return sub.name if destination.kind != "terminal" else f"{sub.name}@terminal"
+    return sub.name if destination.kind != "terminal" else f"{sub.name}{TERMINAL_SUFFIX}"
 
 
 # -- selecting and rendering ----------------------------------------------------------------------
@@ -512,8 +515,8 @@ def select(
     return chosen
 
 
-def _payloads(digest: Digest, destination: Destination) -> list[str]:
-    if destination.kind == "terminal":
+def _payloads(digest: Digest, *, terminal: bool) -> list[str]:
+    if terminal:
         return [json.dumps({"terminal": digest.text})]
     return [
         json.dumps({"text": m.text, "blocks": list(m.blocks)}, ensure_ascii=False)
@@ -676,7 +679,7 @@ def _queue(store: Store, destination: Destination, key: str, digests: list[Diges
             key,
             kind=digest.kind,
             now=digest.created_at,
-            payloads=_payloads(digest, destination),
+            payloads=_payloads(digest, terminal=destination.kind == "terminal"),
             article_ids=digest.article_ids,
         )
 
@@ -714,6 +717,13 @@ def run_subscription(
                     alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
                     for item in urgent
                 ]
+            # articles that were in a parked digest go out alone (see Store.park_digest)
+            solo = store.solo_articles(key)
+            alone = [i for i in items if i.article_id in solo]
+            items = [i for i in items if i.article_id not in solo]
+            queued += [
+                render_digest(config, sub, [item], now=now, store=store, key=key) for item in alone
+            ]
             if digest and (items or sub.post_empty):
                 queued.append(render_digest(config, sub, items, now=now, store=store, key=key))
             _queue(store, destination, key, queued)
@@ -825,8 +835,7 @@ def rerender(
             "empty",
             f"digest #{digest_id} has no articles left: they went out in later digests",
         )
-    sub = config.subscription(entry.subscription.removesuffix("@terminal"))
-    destination = destination_for(config, sub)
+    sub = config.subscription(entry.subscription.removesuffix(TERMINAL_SUFFIX))
     rule = config.rules[sub.name]
     items = [
         _item(stored, matcher.decide(rule, json.loads(stored.extra.get("reasons") or "[]"))[1])
@@ -839,5 +848,7 @@ def rerender(
         )
     else:
         digest = render_digest(config, sub, items, now=now, store=store, key=entry.subscription)
-    store.replace_digest(digest_id, _payloads(digest, destination))
+    # rendered for the destination it was made for (its ledger), not this shell's
+    terminal = entry.subscription.endswith(TERMINAL_SUFFIX)
+    store.replace_digest(digest_id, _payloads(digest, terminal=terminal))
     return len(items)

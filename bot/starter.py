@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import importlib.resources
-import json
+import io
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from bot.config import BOT_FILE, FEEDS_FILE, Config, FeedConfig, FeedsFile
 from bot.errors import ConfigError
 from bot.match.keywords import KEYWORDS_FILE
-from bot.yamlio import validate_file
+from bot.yamlio import read_yaml_text, validate_file
 
 FILES = (FEEDS_FILE, BOT_FILE, KEYWORDS_FILE)
 
@@ -81,26 +83,14 @@ def read_opml(path: Path) -> list[dict[str, object]]:
     return feeds
 
 
-def _yaml_entry(entry: dict[str, object]) -> str:
-    # JSON strings are valid YAML double-quoted scalars: safe for any name or URL.
-    lines = [
-        f"  - name: {json.dumps(entry['name'], ensure_ascii=False)}",
-        f"    url: {json.dumps(entry['url'])}",
-    ]
-    if entry.get("language"):
-        lines.append(f"    language: {entry['language']}")
-    tags = entry.get("tags")
-    if isinstance(tags, list) and tags:
-        lines.append(f"    tags: {json.dumps(tags, ensure_ascii=False)}")
-    return "\n".join(lines) + "\n"
-
-
 def import_opml(config: Config, path: Path) -> tuple[list[str], list[str]]:
-    """Append the OPML's new feeds to feeds.yaml (as text, so the user's comments stay);
-    returns (added, skipped) names. Every entry is validated before anything is written."""
+    """Add the OPML's new feeds to feeds.yaml, edited as a round-trip YAML document (the
+    user's comments, order and indentation stay); returns (added, skipped) names. The file
+    as it will be is validated before it is written, and replaced atomically: an import
+    can never leave a feeds.yaml the bot cannot read."""
     known_urls = {f.url for f in config.feeds}
     known_names = {f.name for f in config.feeds}
-    added, skipped, blocks = [], [], []
+    added, skipped, entries = [], [], []
     for entry in read_opml(path):
         name, url = str(entry["name"]), str(entry["url"])
         if url in known_urls:
@@ -119,31 +109,42 @@ def import_opml(config: Config, path: Path) -> tuple[list[str], list[str]]:
         known_urls.add(url)
         known_names.add(name)
         added.append(name)
-        blocks.append(_yaml_entry(entry))
-    if blocks:
+        entries.append(entry)
+    if entries:
         feeds_path = config.directory / FEEDS_FILE
-        text = feeds_path.read_text(encoding="utf-8")
-        if "feeds:" not in text or re.search(r"^feeds:\s*\[\]\s*$", text, re.M):
-            text = re.sub(r"^feeds:\s*\[\]\s*$", "", text, flags=re.M) + "feeds:\n"
-        text = text if text.endswith("\n") else text + "\n"
-        text += f"  # imported from {_printable(path.name)}\n" + "".join(blocks)
-        # Validate the file as it will be, before writing it: a file the bot cannot read
-        # would stop every command until edited by hand.
-        validate_file(FeedsFile, feeds_path, _parse_yaml(feeds_path, text))
+        text = _with_feeds(feeds_path.read_text(encoding="utf-8"), entries, _printable(path.name))
+        validate_file(FeedsFile, feeds_path, read_yaml_text(feeds_path, text))
         temporary = feeds_path.with_name(f".{feeds_path.name}.new")
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(feeds_path)
     return added, skipped
 
 
-def _parse_yaml(path: Path, text: str) -> dict[str, object]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError(
-            str(path), "", f"the import would make invalid YAML ({e}); nothing written"
-        ) from e
-    return data if isinstance(data, dict) else {}
+def _with_feeds(text: str, entries: list[dict[str, object]], source: str) -> str:
+    """``text`` (a feeds.yaml) with ``entries`` appended to its ``feeds`` list."""
+    data, indent, offset = load_yaml_guess_indent(text) if text.strip() else (None, 2, 0)
+    document = data if isinstance(data, CommentedMap) else CommentedMap()
+    feeds = document.get("feeds")
+    if not isinstance(feeds, CommentedSeq):
+        feeds = CommentedSeq()
+        document["feeds"] = feeds
+    first = len(feeds)
+    for entry in entries:
+        item = CommentedMap(name=entry["name"], url=entry["url"])
+        if entry.get("language"):
+            item["language"] = entry["language"]
+        if entry.get("tags"):
+            item["tags"] = entry["tags"]
+        feeds.append(item)
+    feeds.yaml_set_comment_before_after_key(
+        first, before=f"imported from {source}", indent=offset or 0
+    )
+    writer = YAML()
+    writer.indent(mapping=indent or 2, sequence=(indent or 2) + (offset or 0), offset=offset or 0)
+    writer.width = 4096  # never fold a long feed URL
+    out = io.StringIO()
+    writer.dump(document, out)
+    return out.getvalue()
 
 
 def export_opml(config: Config) -> str:

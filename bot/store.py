@@ -157,6 +157,7 @@ _MIGRATIONS: list[str] = [
         subscription TEXT NOT NULL,
         article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
         digest_id INTEGER NOT NULL REFERENCES digests(id) ON DELETE CASCADE,
+        times INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY (subscription, article_id)
     );
     CREATE TABLE heartbeat (
@@ -934,10 +935,11 @@ class Store:
         return int(row[0])
 
     def park_digest(self, digest_id: int) -> tuple[int, int]:
-        """Stop sending a digest Slack keeps refusing. Its articles are released into the
-        next digest, except those already released once from a parked digest (so one
-        article Slack cannot take cannot block its subscription forever): they stay with
-        this one, for ``outbox retry`` or ``outbox drop``. Returns (released, kept)."""
+        """Stop sending a digest Slack keeps refusing, without losing its articles or
+        letting one of them block the subscription: they are released into the next
+        digest; articles parked before go out alone next time (see ``solo_articles``), so
+        an article Slack cannot take ends up parked alone, and then it stays with its
+        digest (for ``outbox retry`` or ``outbox drop``). Returns (released, kept)."""
         with self.transaction():
             row = self.db.execute(
                 "SELECT subscription FROM digests WHERE id=?", (digest_id,)
@@ -949,7 +951,7 @@ class Store:
                     "SELECT article_id FROM deliveries WHERE digest_id=?", (digest_id,)
                 )
             ]
-            again = {
+            before = {
                 r[0]
                 for r in self.db.execute(
                     f"SELECT article_id FROM parked_articles WHERE subscription=?"
@@ -957,20 +959,31 @@ class Store:
                     [key, *ids],
                 )
             }
-            released = [i for i in ids if i not in again]
+            alone_again = len(ids) == 1 and ids[0] in before
+            if not alone_again:
+                self.db.executemany(
+                    "DELETE FROM deliveries WHERE subscription=? AND article_id=?",
+                    [(key, i) for i in ids],
+                )
             self.db.executemany(
-                "DELETE FROM deliveries WHERE subscription=? AND article_id=?",
-                [(key, i) for i in released],
+                "INSERT INTO parked_articles(subscription, article_id, digest_id) VALUES (?,?,?)"
+                " ON CONFLICT(subscription, article_id) DO UPDATE"
+                " SET times=times+1, digest_id=excluded.digest_id",
+                [(key, i, digest_id) for i in ids],
             )
-            self.db.executemany(
-                "INSERT INTO parked_articles(subscription, article_id, digest_id) VALUES (?,?,?)",
-                [(key, i, digest_id) for i in released],
-            )
+            kept = len(ids) if alone_again else 0
             self.db.execute(
-                "UPDATE digests SET status='parked', articles=? WHERE id=?",
-                (len(ids) - len(released), digest_id),
+                "UPDATE digests SET status='parked', articles=? WHERE id=?", (kept, digest_id)
             )
-        return len(released), len(again)
+        return len(ids) - kept, kept
+
+    def solo_articles(self, key: str) -> set[int]:
+        """Articles of ``key`` that were in a parked digest: each goes out in a digest of
+        its own, so an article Slack refuses cannot take others down with it."""
+        rows = self.db.execute(
+            "SELECT article_id FROM parked_articles WHERE subscription=?", (key,)
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def outbox(self, key: str | None = None) -> list[OutboxDigest]:
         """Digests not delivered: pending, parked (refused by Slack) or dropped."""

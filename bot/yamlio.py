@@ -30,9 +30,16 @@ def read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
             raise ConfigError(str(path), "", "file not found")
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(str(path), "", f"not UTF-8 text ({e.reason} at byte {e.start})") from e
+    return read_yaml_text(path, text)
+
+
+def read_yaml_text(path: Path, text: str) -> dict[str, Any]:
+    """``text`` (the contents of ``path``, or what it is about to be) as a YAML mapping."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"

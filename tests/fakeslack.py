@@ -36,6 +36,8 @@ class FakeSlack:
         self.webhook_messages: dict[str, list[dict[str, Any]]] = {}
         self.webhooks: set[str] = {"/hooks/T000/B000/good"}
         self.failures: list[Failure] = []
+        #: refuse (invalid_blocks) every message whose blocks contain this text
+        self.refuse_containing: str | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         #: set to an Event to make chat.postMessage record the message, then wait before
         #: answering (a client killed meanwhile never learns the ts)
@@ -81,8 +83,29 @@ class FakeSlack:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
+    def add_chatter(self, channel_id: str, count: int) -> None:
+        """Messages from other members: a busy channel."""
+        with self._lock:
+            for i in range(count):
+                self._clock = max(self._clock + 0.000001, time.time())
+                self.messages.append(
+                    {
+                        "channel": channel_id,
+                        "ts": f"{self._clock:.6f}",
+                        "text": f"chatter {i}",
+                        "blocks": [],
+                        "thread_ts": None,
+                        "metadata": None,
+                        "chatter": True,
+                    }
+                )
+
     def posted(self, channel_id: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.messages if channel_id is None or m["channel"] == channel_id]
+        return [
+            m
+            for m in self.messages
+            if (channel_id is None or m["channel"] == channel_id) and not m.get("chatter")
+        ]
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -166,6 +189,10 @@ class FakeSlack:
         if not args.get("text") and not blocks:
             self._reply(h, 200, {"ok": False, "error": "no_text"})
             return
+        if self.refuse_containing and self.refuse_containing in json.dumps(
+            blocks, ensure_ascii=False
+        ):
+            problems.append("refused by the test")
         if problems:
             self._reply(h, 200, {"ok": False, "error": "invalid_blocks", "errors": problems})
             return
@@ -218,7 +245,21 @@ class FakeSlack:
                 if with_meta and m["metadata"]:
                     item["metadata"] = m["metadata"]
                 found.append(item)
-        self._reply(h, 200, {"ok": True, "messages": found, "has_more": False})
+        # Pages of `limit`, newest first, like Slack; the cursor is an offset here.
+        limit = int(args.get("limit") or 100)
+        offset = int(args.get("cursor") or 0)
+        page = found[offset : offset + limit]
+        more = offset + limit < len(found)
+        self._reply(
+            h,
+            200,
+            {
+                "ok": True,
+                "messages": page,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(offset + limit) if more else ""},
+            },
+        )
 
     def _webhook(self, h: BaseHTTPRequestHandler, path: str, args: dict[str, Any]) -> None:
         if path not in self.webhooks:

@@ -256,3 +256,42 @@ def test_tokyo_0900_digest_covers_articles_seen_before_it(make_config, tmp_path,
         outcome.articles == 1 and titles[1] in out2.getvalue() and titles[0] not in out2.getvalue()
     )
     store.close()
+
+
+def _grouped_naively(items: list[DigestItem]) -> list[tuple[int, tuple[int, ...]]]:
+    """The definition: each item joins the first story whose lead is close and similar."""
+    from bot.digest import NEAR_DUPLICATE_SIMILARITY, NEAR_DUPLICATE_WINDOW
+
+    ordered = sorted(items, key=lambda i: (-i.score, -i.published.timestamp(), i.article_id))
+    stories: list[list[DigestItem]] = []
+    for item in ordered:
+        for story in stories:
+            close = abs(item.published - story[0].published) <= NEAR_DUPLICATE_WINDOW
+            if close and similarity(item.title, story[0].title) >= NEAR_DUPLICATE_SIMILARITY:
+                story.append(item)
+                break
+        else:
+            stories.append([item])
+    return [(s[0].article_id, tuple(o.article_id for o in s[1:])) for s in stories]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_indexed_grouping_equals_comparing_every_pair(seed):
+    rng = random.Random(seed)
+    words = ["Japan", "govt", "chip", "subsidy", "Rapidus", "AI", "law", "Diet", "政府", "半導体", "補助金", "経産省", "法案", "成立", "【速報】"]
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    items = [
+        DigestItem(
+            i,
+            " ".join(rng.choice(words) for _ in range(rng.randint(1, 6))),
+            f"https://x.example/{i}",
+            "",
+            "Wire",
+            base + timedelta(hours=rng.randint(0, 200)),
+            rng.randint(40, 100),
+            ("ai",),
+        )
+        for i in range(400)
+    ]
+    got = [(s.lead.article_id, tuple(o.article_id for o in s.others)) for s in group_stories(items)]
+    assert got == _grouped_naively(items)

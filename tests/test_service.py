@@ -3,63 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.admin import find_problems, usual_gap
 from bot.config import AdminSettings, load_config
 from bot.models import FeedState
-from tests.conftest import ROOT
+from tests.procs import free_port, http_get, listening, start, wait_for
 from tests.stories import distinct_titles, feed_of
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 TOKEN = "xoxb-service-test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def http_get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "SLACK_"))} | env
-    # the child inherits the descriptor; the parent closes its own copy at once
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", *args],
-            cwd=ROOT,
-            env=full,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def texts(fake_slack) -> str:
@@ -125,9 +82,7 @@ def test_service_polls_posts_stops_and_restarts_without_duplicates(
     try:
         wait_for(
             lambda: (
-                http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
-                if _listening(port)
-                else False
+                http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200 if listening(port) else False
             ),
             30,
             "restart",
@@ -137,11 +92,6 @@ def test_service_polls_posts_stops_and_restarts_without_duplicates(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_healthz_is_503_when_polls_stop_succeeding(feed_server, make_config, tmp_path):
