@@ -241,39 +241,35 @@ def parse_feed(
         )
 
     warnings: list[str] = []
-    codec, note = encoding.detect(body, content_type)
-    if note:
-        warnings.append(f"encoding: {note}")
-    if _LEADING_SPACE_DECL.match(body):
+    prepared = encoding.prepare(body, content_type)
+    warnings.extend(f"encoding: {note}" for note in prepared.notes)
+    data = prepared.data
+    if _LEADING_SPACE_DECL.match(data):
         # Whitespace before <?xml is not well-formed; stripping it keeps the fast parser.
-        body = body.lstrip()
+        data = data.lstrip()
         warnings.append("whitespace before the XML declaration (ignored)")
     if media_type and "xml" not in media_type and media_type not in ("text/plain",):
         warnings.append(f"served as {media_type}, not an XML feed type")
     parsed = feedparser.parse(
-        body,
+        data,
         # No content-location: feedparser would then resolve every link and guid of every
         # entry (a quarter of its time); we resolve the one link we keep, if it is relative.
-        response_headers={"content-type": f"application/xml; charset={codec}"},
+        response_headers={"content-type": f"application/xml; charset={prepared.charset}"},
         # We reduce HTML to plain text ourselves; both passes would cost 2x CPU for nothing.
         sanitize_html=False,
         resolve_relative_uris=False,
     )
     if not parsed.get("version") and not parsed.entries:
-        snippet = collapse(body[:80].decode(codec, "replace"))
+        snippet = collapse(data[:80].decode(prepared.charset, "replace"))
         problem = parsed.get("bozo_exception")
-        kind = "HTML page" if b"<html" in body[:2048].lower() else "document"
+        kind = "HTML page" if b"<html" in data[:2048].lower() else "document"
         raise ParseError(
             url,
             f"not an RSS/Atom feed: got an {kind} ({media_type or 'no content type'}), "
             f"starting {snippet!r}" + (f"; parser said: {problem}" if problem else ""),
             "not_a_feed",
         )
-    if parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
-        name = type(problem).__name__
-        if name not in ("CharacterEncodingOverride", "NonXMLContentType"):
-            warnings.append(f"not well-formed ({problem}); entries read by the lenient parser")
+    warnings.extend(feedparser_warnings(parsed, prepared.charset))
     feed_lang = str(parsed.feed.get("language", "") or "")[:2].lower() or None
     hint = language_hint or feed_lang
     local = _zone(hint)
@@ -284,10 +280,37 @@ def parse_feed(
     return ParsedFeed(
         title=collapse(parsed.feed.get("title", "") or ""),
         version=parsed.get("version", "") or "unknown",
-        encoding=codec,
+        encoding=prepared.codec,
         articles=_first_wins(articles),
         warnings=tuple(warnings),
     )
+
+
+def feedparser_warnings(parsed: Any, charset: str) -> list[str]:
+    """What feedparser's ``bozo`` says about a document we handed it in ``charset``.
+
+    feedparser reports one exception only, and a later XML error replaces an encoding
+    override, so the encoding it settled on is compared with ours as well: a feed it read in
+    another charset (CharacterEncodingOverride) or in none (CharacterEncodingUnknown) is
+    never a silent success."""
+    warnings = []
+    problem = parsed.get("bozo_exception")
+    name = type(problem).__name__ if parsed.get("bozo") else ""
+    used = str(parsed.get("encoding") or "")
+    if name in ("CharacterEncodingOverride", "CharacterEncodingUnknown") or (
+        codec_name(used) != codec_name(charset)
+    ):
+        read_as = f"read it as {used}" if used else "could not decode it"
+        warnings.append(f"encoding: handed over as {charset}, but feedparser {read_as}")
+    ignored = ("CharacterEncodingOverride", "CharacterEncodingUnknown", "NonXMLContentType")
+    if name and name not in ignored:
+        warnings.append(f"not well-formed ({problem}); entries read by the lenient parser")
+    return warnings
+
+
+def codec_name(label: str) -> str:
+    """One spelling per codec (feedparser reports ``windows-1252``, Python says ``cp1252``)."""
+    return encoding.codec_for(label) or label.lower()
 
 
 def _zone(language: str | None) -> tzinfo:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime
 
+import feedparser
 import pytest
 
 from bot.errors import ParseError
-from bot.parse import parse_feed
+from bot.parse import feedparser_warnings, parse_feed
 from tests import feeds
 
 NOW = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)
@@ -227,3 +229,114 @@ def test_entry_without_guid_or_link_gets_a_stable_hash_id():
 def test_leading_whitespace_before_declaration_is_tolerated():
     result = parse(b"\n   " + feeds.load("rss20.xml"))
     assert len(result.articles) == 3
+
+
+# --- Encodings beyond the Japanese ones, and broken bytes --------------------------------
+
+
+@pytest.mark.parametrize("declare", ["UTF-8", ""], ids=["declared", "undeclared"])
+def test_one_truncated_utf8_character_is_replaced_not_mojibake(declare):
+    body = feeds.load("ja_news.xml", "utf-8", declare)
+    char = "適".encode()  # in the first description: "...来年度から適用される。"
+    at = body.index(char)
+    body = body[:at] + char[:2] + body[at + 3 :]
+    result = parse(body)
+    assert [a.title for a in result.articles] == JA_TITLES
+    assert "来年度から\ufffd用される" in result.articles[0].summary
+    assert result.encoding == "utf-8"
+    assert any(
+        "2 undecodable byte(s) in 1 place(s) replaced by U+FFFD" in w for w in result.warnings
+    )
+    assert not any("feedparser read it as" in w for w in result.warnings)
+
+
+def test_a_feedparser_encoding_override_is_a_warning():
+    # What feedparser does when the charset it is handed does not decode: it falls back to
+    # another (here windows-1252 or iso-8859-2) and says so only in bozo_exception.
+    parsed = feedparser.parse(
+        feeds.load("ja_news.xml", "cp932", ""),
+        response_headers={"content-type": "application/xml; charset=utf-8"},
+    )
+    assert type(parsed.bozo_exception).__name__ == "CharacterEncodingOverride"
+    warnings = feedparser_warnings(parsed, "utf-8")
+    assert warnings == [
+        f"encoding: handed over as utf-8, but feedparser read it as {parsed.encoding}"
+    ]
+    clean = feedparser.parse(
+        feeds.load("ja_news.xml"),
+        response_headers={"content-type": "application/xml; charset=utf-8"},
+    )
+    assert feedparser_warnings(clean, "utf-8") == []
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom", "declare"),
+    [
+        pytest.param("utf-16-le", codecs.BOM_UTF16_LE, "UTF-16", id="utf16le-bom"),
+        pytest.param("utf-16-be", codecs.BOM_UTF16_BE, "UTF-16", id="utf16be-bom"),
+        pytest.param("utf-16-le", b"", "UTF-16", id="utf16le-no-bom"),
+        pytest.param("utf-16-be", b"", "UTF-16", id="utf16be-no-bom"),
+        pytest.param("utf-32-le", codecs.BOM_UTF32_LE, "UTF-32", id="utf32le-bom"),
+        pytest.param("utf-32-be", codecs.BOM_UTF32_BE, "UTF-32", id="utf32be-bom"),
+        pytest.param("utf-32-le", b"", "UTF-32", id="utf32le-no-bom"),
+        pytest.param("utf-32-be", b"", "UTF-32", id="utf32be-no-bom"),
+        pytest.param("utf-16-be", codecs.BOM_UTF16_BE, "", id="utf16be-bom-undeclared"),
+    ],
+)
+def test_utf16_and_utf32_with_and_without_byte_order_mark(codec, bom, declare):
+    body = bom + feeds.load("ja_news.xml", "utf-8", declare).decode().encode(codec)
+    result = parse(body)
+    assert [a.title for a in result.articles] == JA_TITLES
+    assert result.encoding == codec
+    # the mark or the declaration said it all: nothing to warn about
+    assert result.warnings == ()
+
+
+def test_utf16_without_mark_or_declaration_is_detected_by_its_null_bytes():
+    result = parse(feeds.load("ja_news.xml", "utf-16-le", ""), "text/xml")
+    assert [a.title for a in result.articles] == JA_TITLES
+    assert result.encoding == "utf-16-le"
+    assert result.warnings == (
+        "encoding: no charset declared and no byte-order mark; utf-16-le by its null bytes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("codec", "declare"),
+    [("cp037", "IBM037"), ("cp037", "cp037"), ("cp037", "ebcdic-cp-us"), ("cp500", "IBM500")],
+)
+def test_ebcdic_feed_that_declares_its_code_page(codec, declare):
+    text = feeds.load("latin_news.xml", "utf-8", declare).decode().replace("’", "'")
+    expected = parse(text.encode()).articles
+    result = parse(text.encode(codec))
+    assert [a.title for a in result.articles] == [a.title for a in expected]
+    assert (
+        result.articles[0].title
+        == "Le gouvernement japonais dévoile sa stratégie pour les semi-conducteurs"
+    )
+    assert result.encoding == codec
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("ru_news.xml", "koi8_r"),
+        ("ko_news.xml", "euc_kr"),
+        ("zh_hans_news.xml", "gb2312"),
+        ("zh_hans_news.xml", "gbk"),
+        ("zh_hant_news.xml", "big5"),
+        ("th_news.xml", "tis_620"),
+        ("he_news.xml", "cp1255"),
+        ("latin_news.xml", "cp1252"),
+    ],
+)
+def test_undeclared_non_japanese_charsets_are_detected(name, codec):
+    expected = parse(feeds.load(name)).articles  # the same feed in UTF-8
+    result = parse(feeds.load(name, codec, ""), "text/xml")
+    assert [(a.title, a.summary) for a in result.articles] == [
+        (a.title, a.summary) for a in expected
+    ]
+    assert result.warnings == (
+        f"encoding: no charset declared; charset-normalizer detected {result.encoding}",
+    )
