@@ -88,18 +88,22 @@ def clean_text(text: str, limit: int | None = None) -> str:
     return truncate(text, limit) if limit is not None else text
 
 
-def html_to_text(fragment: str, limit: int | None = None) -> str:
-    """Visible text of an HTML fragment (or plain text, which passes through decoded), as
-    :func:`clean_text` leaves it."""
-    if not fragment:
-        return ""
+def strip_html(fragment: str) -> str:
+    """An HTML fragment's text with tags and invisible elements removed and entities
+    decoded, not yet cleaned: for callers that pass it through :func:`clean_text` anyway."""
     if "<" in fragment:
         fragment = _INVISIBLE.sub(" ", fragment)
         fragment = _BLOCK_TAG.sub(" ", fragment)
         fragment = _TAG.sub("", fragment)
     if "&" in fragment:
         fragment = html.unescape(fragment)
-    return clean_text(fragment, limit)
+    return fragment
+
+
+def html_to_text(fragment: str, limit: int | None = None) -> str:
+    """Visible text of an HTML fragment (or plain text, which passes through decoded), as
+    :func:`clean_text` leaves it."""
+    return clean_text(strip_html(fragment), limit) if fragment else ""
 
 
 def truncate(text: str, limit: int, ellipsis: str = "…") -> str:

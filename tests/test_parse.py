@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 from datetime import UTC, datetime
 
 import feedparser
@@ -340,3 +341,152 @@ def test_undeclared_non_japanese_charsets_are_detected(name, codec):
     assert result.warnings == (
         f"encoding: no charset declared; charset-normalizer detected {result.encoding}",
     )
+
+
+# --- Character references, entity expansion, hostile text --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reference", "text"),
+    [
+        pytest.param("&#55357;&#56832;", "😀", id="surrogate-pair-decimal"),
+        pytest.param("&#xD83D;&#xDE00;", "😀", id="surrogate-pair-hex"),
+        pytest.param("&#xD800;", "\ufffd", id="lone-high-surrogate"),
+        pytest.param("&#56832;", "\ufffd", id="lone-low-surrogate"),
+        pytest.param("&#x110000;", "\ufffd", id="past-unicode"),
+        pytest.param("&#99999999999;", "\ufffd", id="huge"),
+        pytest.param("&#" + "9" * 5000 + ";", "\ufffd", id="more-digits-than-int-reads"),
+        pytest.param("&#0;", "\ufffd", id="nul"),
+        pytest.param("&#xFFFE;", "\ufffd", id="noncharacter"),
+        pytest.param("&#" + "0" * 5000 + "65;", "A", id="zero-padded-past-int-limit"),
+    ],
+)
+def test_a_bad_numeric_character_reference_does_not_fail_the_feed(reference, text):
+    body = feeds.rss(
+        [
+            feeds.item("placeholder", "https://r.example/1", guid="1", description="本文 REF 続き"),
+            feeds.item("AIの安全性 &#12354; 指針", "https://r.example/2", guid="2"),
+        ]
+    ).replace(b"placeholder", f"政府 {reference} 戦略".encode())
+    body = body.replace(b"REF", reference.encode())
+    result = parse(body)
+    first, second = result.articles
+    assert first.title == f"政府 {text} 戦略"
+    assert first.summary == f"本文 {text} 続き"
+    # a valid reference next to it is left alone (feeds.item escaped its "&" as "&amp;")
+    assert second.title == "AIの安全性 あ 指針"
+    assert any("numeric character references XML forbids" in w for w in result.warnings)
+    assert not any("not well-formed" in w for w in result.warnings)  # the strict parser read it
+
+
+def _entity_bomb(references: int = 10_000, size: int = 10_000) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<!DOCTYPE rss [\n<!ENTITY big "{"x" * size}">\n]>\n'
+        '<rss version="2.0"><channel><title>t</title><item><guid>1</guid>'
+        f"<title>{'&big;' * references}</title><description>ok</description>"
+        "</item></channel></rss>"
+    ).encode()
+
+
+def test_entity_expansion_bomb_parses_in_bounded_time_and_memory():
+    import resource
+    import time
+
+    body = _entity_bomb()
+    assert len(body) < 70_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    result = parse(body)
+    assert time.perf_counter() - started < 2.0
+    # ru_maxrss is in KiB on Linux: the expansion would need gigabytes
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000
+    (article,) = result.articles
+    assert len(article.title) <= 1000
+    assert "x" * 100 not in article.title  # the entity was never expanded
+    assert article.summary == "ok"
+    assert any("DOCTYPE internal subset removed" in w and "big" in w for w in result.warnings)
+
+
+def test_parameter_entities_and_nested_entities_are_removed_too():
+    body = (
+        b'<?xml version="1.0"?>\n<!-- a comment first -->\n<!DOCTYPE rss [\n'
+        b'<!ENTITY % p "<!ENTITY a \'aaaaaaaaaa\'>"> %p;\n<!ENTITY b "&a;&a;&a;&a;&a;&a;">\n'
+        b'<!-- ] inside a comment -->\n<!ENTITY c "]>&b;&b;&b;&b;">\n]>\n'
+        b'<rss version="2.0"><channel><title>t</title><item><guid>1</guid><title>A &c; B</title>'
+        b"</item></channel></rss>"
+    )
+    result = parse(body)
+    assert "aaaa" not in result.articles[0].title
+    assert any("declaring entities %p, a, b, c" in w for w in result.warnings)
+
+
+def test_a_doctype_without_an_internal_subset_is_kept():
+    body = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd">\n<rss version="0.91"><channel>'
+        b"<title>t</title><item><title>Old &amp; fine</title><link>https://o.example/1</link>"
+        b"</item></channel></rss>"
+    )
+    result = parse(body)
+    assert result.version == "rss091n"  # feedparser reads the version from the DOCTYPE
+    assert result.articles[0].title == "Old & fine"
+    assert result.warnings == ()
+
+
+def test_an_internal_subset_that_never_closes_is_a_parse_error():
+    with pytest.raises(ParseError, match="never closes") as info:
+        parse(b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "x"><rss><channel></channel></rss>')
+    assert info.value.kind == "not_a_feed"
+
+
+def test_titles_are_capped_and_every_field_is_clean():
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        "<title>Feed\u202e name</title><item>"
+        f"<title>{'長い見出し ' * 400}</title>"
+        "<link>https://c.example/1\u200b</link><guid>1</guid>"
+        "<author>\x1b]0;owned\x07Taro\u202e Yamada</author>"
+        "<category>AI\u200b政策</category>"
+        "<description><![CDATA[<p>\x1b[2J本文\u2066です</p>]]></description>"
+        "</item></channel></rss>"
+    ).encode()
+    result = parse(body)
+    (article,) = result.articles
+    assert len(article.title) <= 1000 and article.title.endswith("…")
+    assert article.title.startswith("長い見出し 長い見出し")
+    assert article.link == "https://c.example/1"
+    assert article.authors == ("Taro Yamada",)
+    assert article.tags == ("AI政策",)
+    assert article.summary == "本文です"
+    assert result.title == "Feed name"
+
+
+def test_json_feed_fields_are_clean_too():
+    body = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "J\x07SON",
+            "items": [
+                {
+                    "id": 1,
+                    "title": "\u202eAI\x1b[31m戦略",
+                    "url": "https://j.example/1",
+                    "tags": ["AI\u200b", 5, {"x": 1}],
+                    "authors": [{"name": "A\u2066B"}, "nobody"],
+                    "date_published": ["2026-11-20"],
+                    "language": ["ja"],
+                }
+            ],
+        }
+    ).encode()
+    result = parse(body, "application/feed+json")
+    (article,) = result.articles
+    assert (article.entry_id, article.title, article.tags, article.authors) == (
+        "1",
+        "AI戦略",
+        ("AI", "5"),
+        ("AB",),
+    )
+    assert article.date_source == "first_seen"  # a list is not a date
+    assert result.title == "JSON"
