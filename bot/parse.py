@@ -76,8 +76,7 @@ def _make_article(
     authors = tuple(a for a in (clean_text(a, MAX_NAME_CHARS) for a in authors) if a)
     tags = tuple(t for t in (clean_text(t, MAX_NAME_CHARS) for t in tags) if t)
     if not entry_id:
-        # No guid and no link: a title+date hash is the best identity left.
-        entry_id = link or "sha1:" + hashlib.sha1(f"{title}\0{published_raw}".encode()).hexdigest()
+        entry_id = link or _fallback_id(title, published_raw, summary)
     language = language or detect_language(f"{title} {summary[:300]}", language_hint)
     source: DateSource = "published"
     when = published
@@ -117,6 +116,15 @@ def _link_and_canonical(link: str) -> tuple[str, str]:
         return link, link
 
 
+def _fallback_id(title: str, date: str, summary: str) -> str:
+    """No guid and no link: the entry is what it says. Two entries are one only if title,
+    date and summary all agree (items with only a description, or a generic title such as
+    お知らせ on the same day, stay apart). The summary joins the key only when there is one,
+    so entries without one keep the ids earlier versions gave them."""
+    key = f"{title}\0{date}" + (f"\0{summary}" if summary else "")
+    return "sha1:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
+
+
 def _text_of(detail: Mapping[str, Any] | None, value: str) -> str:
     kind = (detail or {}).get("type", "text/plain")
     if kind in _HTML_TYPES:
@@ -152,6 +160,12 @@ def _feedparser_entry(
     published = dates.entry_datetime(published_raw, _raw(entry, "published_parsed"), local)
     updated_raw = _raw(entry, "updated") or ""
     updated = dates.entry_datetime(updated_raw, _raw(entry, "updated_parsed"), local)
+    created_raw = ""
+    if published is None and updated is None:
+        # Atom 0.3 <created> (feedparser keeps it apart from <issued>, its "published"): the
+        # entry's own date is better than the time we first saw it.
+        created_raw = _raw(entry, "created") or ""
+        published = dates.entry_datetime(created_raw, _raw(entry, "created_parsed"), local)
     # Empty author and category elements come back as None; _make_article drops blanks.
     authors = tuple(a.get("name") or "" for a in entry.get("authors") or ())
     if not any(authors) and entry.get("author"):
@@ -170,7 +184,7 @@ def _feedparser_entry(
         language_hint=language_hint,
         authors=authors,
         tags=tags,
-        published_raw=published_raw or updated_raw,
+        published_raw=published_raw or updated_raw or created_raw,
     )
 
 
@@ -339,8 +353,9 @@ def parse_feed(
     feed_lang = str(parsed.feed.get("language", "") or "")[:2].lower() or None
     hint = language_hint or feed_lang
     local = _zone(hint)
+    base = _base_url(url, headers)
     articles = [
-        _feedparser_entry(e, feed=feed, base=url, now=now, local=local, language_hint=hint)
+        _feedparser_entry(e, feed=feed, base=base, now=now, local=local, language_hint=hint)
         for e in parsed.entries
     ]
     feed_title = _text_of(parsed.feed.get("title_detail"), parsed.feed.get("title", "") or "")
@@ -358,6 +373,20 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     if value is None:
         value = next((v for k, v in headers.items() if k.lower() == name), None)
     return value or ""
+
+
+def _base_url(url: str, headers: Mapping[str, str]) -> str:
+    """What relative entry links are resolved against: the response's Content-Location
+    (itself resolved against the request URL) when it names an http(s) URL, else the URL
+    the body came from. An entry's xml:base has been applied by feedparser already."""
+    location = _header(headers, "content-location").strip()
+    if not location:
+        return url
+    try:
+        base = urljoin(url, location)
+    except ValueError:  # a malformed IPv6 host, say
+        return url
+    return base if base.lower().startswith(("http://", "https://")) else url
 
 
 def feedparser_warnings(parsed: Any, charset: str) -> list[str]:

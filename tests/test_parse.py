@@ -490,3 +490,184 @@ def test_json_feed_fields_are_clean_too():
     )
     assert article.date_source == "first_seen"  # a list is not a date
     assert result.title == "JSON"
+
+
+# --- Links, dates and identity ------------------------------------------------------------
+
+
+RELATIVE_LINKS = (
+    b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+    b"<item><title>One</title><link>/news/1.html</link></item>"
+    b"<item><title>Two</title><link>2.html</link></item>"
+    b"<item><title>Three</title><link>https://other.example/3</link></item>"
+    b"</channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    ("location", "links"),
+    [
+        pytest.param(
+            "https://cdn.example.net/feeds/ja/index.xml",
+            [
+                "https://cdn.example.net/news/1.html",
+                "https://cdn.example.net/feeds/ja/2.html",
+                "https://other.example/3",
+            ],
+            id="absolute",
+        ),
+        pytest.param(
+            "/mirror/feed.xml",
+            [
+                "https://x.example/news/1.html",
+                "https://x.example/mirror/2.html",
+                "https://other.example/3",
+            ],
+            id="relative-to-the-request-url",
+        ),
+        pytest.param(
+            None,
+            [
+                "https://x.example/news/1.html",
+                "https://x.example/feeds/2.html",
+                "https://other.example/3",
+            ],
+            id="no-header",
+        ),
+        pytest.param(
+            "javascript:alert(1)",
+            [
+                "https://x.example/news/1.html",
+                "https://x.example/feeds/2.html",
+                "https://other.example/3",
+            ],
+            id="not-http-ignored",
+        ),
+    ],
+)
+def test_relative_links_resolve_against_content_location(location, links):
+    headers = {"content-type": "application/rss+xml"}
+    if location:
+        headers["content-location"] = location
+    result = parse_feed(
+        RELATIVE_LINKS, headers, feed="t", url="https://x.example/feeds/rss.xml", now=NOW
+    )
+    assert [a.link for a in result.articles] == links
+
+
+def test_xml_base_applies_to_entry_links():
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+        b' xml:base="https://base.example/dir/"><title>t</title>'
+        b'<entry><id>1</id><title>a</title><link href="page.html"/><updated>2026-11-20T00:00:00Z</updated></entry>'
+        b'<entry xml:base="sub/"><id>2</id><title>b</title><link href="page.html"/><updated>2026-11-20T00:00:00Z</updated></entry>'
+        b"</feed>"
+    )
+    result = parse_feed(
+        body,
+        {"content-type": "application/atom+xml", "content-location": "https://ignored.example/"},
+        feed="t",
+        url="https://x.example/atom.xml",
+        now=NOW,
+    )
+    assert [a.link for a in result.articles] == [
+        "https://base.example/dir/page.html",
+        "https://base.example/dir/sub/page.html",
+    ]
+    # a relative xml:base is itself relative to the document's URL (its Content-Location)
+    relative = body.replace(b'xml:base="https://base.example/dir/"', b'xml:base="/dir/"')
+    result = parse_feed(
+        relative,
+        {"content-type": "application/atom+xml", "content-location": "https://loc.example/f/a"},
+        feed="t",
+        url="https://x.example/atom.xml",
+        now=NOW,
+    )
+    # (feedparser itself cannot stack a relative xml:base on another relative one: the
+    # second entry's "sub/" is lost without an absolute base, which would cost 24% CPU)
+    assert result.articles[0].link == "https://loc.example/dir/page.html"
+
+
+def test_atom03_created_date_is_used_when_there_is_no_other():
+    body = (
+        b'<?xml version="1.0" encoding="utf-8"?><feed version="0.3" xmlns="http://purl.org/atom/ns#">'
+        b"<title>t</title>"
+        b'<entry><title>Created only</title><link rel="alternate" href="https://a.example/1"/>'
+        b"<id>tag:a.example,2026:1</id><created>2026-11-18T08:00:00+09:00</created></entry>"
+        b'<entry><title>Issued and created</title><link rel="alternate" href="https://a.example/2"/>'
+        b"<id>tag:a.example,2026:2</id><issued>2026-11-19T08:00:00+09:00</issued>"
+        b"<created>2026-11-18T08:00:00+09:00</created></entry>"
+        b"</feed>"
+    )
+    created, issued = parse(body, "application/atom+xml").articles
+    assert (created.published, created.date_source) == (
+        datetime(2026, 11, 17, 23, 0, tzinfo=UTC),
+        "published",
+    )
+    assert issued.published == datetime(2026, 11, 18, 23, 0, tzinfo=UTC)
+
+
+def _no_id_items(*items: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param(
+            [
+                "<item><title>お知らせ</title><description>第一報</description></item>",
+                "<item><title>お知らせ</title><description>第二報</description></item>",
+            ],
+            id="same-title-different-summary",
+        ),
+        pytest.param(
+            [
+                "<item><description>Only a description</description></item>",
+                "<item><description>Another description</description></item>",
+            ],
+            id="no-title",
+        ),
+        pytest.param(
+            [
+                "<item><title>Update</title><pubDate>Fri, 20 Nov 2026 01:00:00 GMT</pubDate></item>",
+                "<item><title>Update</title><pubDate>Fri, 20 Nov 2026 02:00:00 GMT</pubDate></item>",
+            ],
+            id="same-title-different-dates",
+        ),
+        pytest.param(
+            [
+                "<item><title>One</title></item>",
+                "<item><title>Two</title></item>",
+            ],
+            id="different-titles",
+        ),
+    ],
+)
+def test_entries_without_guid_or_link_are_kept_apart(items):
+    result = parse(_no_id_items(*items))
+    assert len(result.articles) == 2
+    assert len({a.entry_id for a in result.articles}) == 2
+
+
+def test_atom03_entries_told_apart_by_created_dates():
+    body = (
+        b'<?xml version="1.0"?><feed version="0.3" xmlns="http://purl.org/atom/ns#"><title>t</title>'
+        b"<entry><title>Weekly note</title><created>2026-11-11T08:00:00+09:00</created></entry>"
+        b"<entry><title>Weekly note</title><created>2026-11-18T08:00:00+09:00</created></entry>"
+        b"</feed>"
+    )
+    assert len(parse(body, "application/atom+xml").articles) == 2
+
+
+def test_true_duplicates_collapse():
+    item = "<item><title>Same</title><pubDate>Fri, 20 Nov 2026 01:00:00 GMT</pubDate><description>Same text</description></item>"
+    assert len(parse(_no_id_items(item, item)).articles) == 1
+    guid = "<item><title>{}</title><guid>g-1</guid></item>"
+    assert [a.title for a in parse(_no_id_items(guid.format("A"), guid.format("B"))).articles] == [
+        "A"
+    ]
