@@ -171,6 +171,31 @@ def test_empty_body_is_a_parse_error():
         parse(b"   ")
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [',
+            "invalid JSON",
+            id="truncated",
+        ),
+        pytest.param(b"{" * 100_000, "invalid JSON", id="nested-too-deep"),
+        pytest.param(b'{"version": 1' + b"0" * 5000 + b"}", "invalid JSON", id="int-too-long"),
+        pytest.param(b'{"title": "an API answer"}', "not a JSON Feed", id="no-version"),
+        pytest.param(b'["https://jsonfeed.org/version/1"]', "not a JSON Feed", id="array"),
+        pytest.param(
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": {"a": 1}}',
+            "items are not a list",
+            id="items-not-a-list",
+        ),
+    ],
+)
+def test_json_that_is_not_a_json_feed_is_a_parse_error(body, message):
+    with pytest.raises(ParseError, match=message) as info:
+        parse(body, "application/json")
+    assert info.value.kind == "not_a_feed"
+
+
 def test_json_feed():
     result = parse((feeds.DATA / "jsonfeed.json").read_bytes(), "application/feed+json")
     assert result.version == "json1"
