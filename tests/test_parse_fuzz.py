@@ -178,7 +178,6 @@ def test_hostile_documents_parse_or_raise_parse_error(body, kind):
     _parse_or_parse_error(body, CONTENT_TYPES[kind])
 
 
-@pytest.mark.slow
 def test_truncated_and_random_documents_parse_or_raise_parse_error():
     cases = [*_truncations(), *_random()]
     assert len(cases) > 300
