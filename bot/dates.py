@@ -61,7 +61,18 @@ def from_struct(parsed: time.struct_time) -> datetime:
 def entry_datetime(
     raw: str | None, parsed: time.struct_time | None, local: tzinfo
 ) -> datetime | None:
-    """The instant ``raw`` names, in UTC. Zone-less values are read in ``local``."""
+    """The instant ``raw`` names, in UTC. Zone-less values are read in ``local``. None when
+    there is no date or it is not one Python can represent (year 1 in Tokyo is before
+    datetime.min in UTC)."""
+    try:
+        return _entry_datetime(raw, parsed, local)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _entry_datetime(
+    raw: str | None, parsed: time.struct_time | None, local: tzinfo
+) -> datetime | None:
     if raw and not _ZONE.search(raw.strip()):
         naive = _naive(raw)
         if naive is not None:
