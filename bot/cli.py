@@ -46,6 +46,7 @@ from bot.schedule import next_run
 from bot.service import Service, run_once
 from bot.starter import export_opml, import_opml, init
 from bot.store import Store, StoredArticle
+from bot.text import clean_text
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -300,7 +301,11 @@ def cmd_articles(args: argparse.Namespace) -> int:
             topics = ", ".join(json.loads(item.extra.get("topics") or "[]"))
             flags += f" [FLAGGED {item.extra.get('score')}: {topics}]"
         also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
-        _out(f"{_local(config, a.published)}  {a.feed}{also}{flags}\n  {a.title}\n  {a.link}")
+        # cleaned again: articles stored by older versions may carry terminal sequences
+        _out(
+            f"{_local(config, a.published)}  {a.feed}{also}{flags}\n"
+            f"  {clean_text(a.title)}\n  {clean_text(a.link)}"
+        )
     _out(f"{len(items)} articles")
     return EXIT_OK
 

@@ -47,6 +47,7 @@ from bot.errors import DeliveryError, StorageError
 from bot.match import Matcher
 from bot.match.matcher import short_reasons
 from bot.store import PendingDigest, Store, StoredArticle
+from bot.text import clean_text
 
 log = logging.getLogger("bot.deliver")
 
@@ -470,11 +471,13 @@ def ledger_key(sub: SubscriptionConfig, destination: Destination) -> str:
 def _item(stored: StoredArticle, score: int) -> DigestItem:
     a = stored.article
     reasons = json.loads(stored.extra.get("reasons") or "[]")
+    # Parsing cleans every field; cleaning again here covers articles stored by older
+    # versions, so no terminal or Slack message ever gets control or bidi characters.
     return DigestItem(
         article_id=stored.id,
-        title=a.title,
-        link=a.link,
-        summary=a.summary,
+        title=clean_text(a.title),
+        link=clean_text(a.link),
+        summary=clean_text(a.summary),
         source=a.feed,
         published=a.published,
         score=score,
