@@ -42,7 +42,9 @@ def _items(n: int, rng: random.Random) -> list[DigestItem]:
         if rng.random() < 0.5:
             title = f"{rng.choice(JA_ACTORS)}、{rng.choice(JA_TOPICS)}の{rng.choice(JA_ACTIONS)} {detail}"
         else:
-            title = f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} {rng.choice(EN_TOPICS)} {detail}"
+            title = (
+                f"{rng.choice(EN_ACTORS)} {rng.choice(EN_ACTIONS)} {rng.choice(EN_TOPICS)} {detail}"
+            )
         out.append(
             DigestItem(
                 i, title, f"https://x.example/{i}", "", "Wire",

@@ -278,7 +278,23 @@ def _grouped_naively(items: list[DigestItem]) -> list[tuple[int, tuple[int, ...]
 @pytest.mark.parametrize("seed", range(6))
 def test_indexed_grouping_equals_comparing_every_pair(seed):
     rng = random.Random(seed)
-    words = ["Japan", "govt", "chip", "subsidy", "Rapidus", "AI", "law", "Diet", "政府", "半導体", "補助金", "経産省", "法案", "成立", "【速報】"]
+    words = [
+        "Japan",
+        "govt",
+        "chip",
+        "subsidy",
+        "Rapidus",
+        "AI",
+        "law",
+        "Diet",
+        "政府",
+        "半導体",
+        "補助金",
+        "経産省",
+        "法案",
+        "成立",
+        "【速報】",
+    ]
     base = datetime(2026, 11, 1, tzinfo=UTC)
     items = [
         DigestItem(
