@@ -49,6 +49,44 @@ def good_feed(name: str, n: int = 2) -> bytes:
     )
 
 
+def almost_utf8() -> bytes:
+    """A UTF-8 Japanese feed with one truncated character (as a real JPCERT capture had)."""
+    body = feeds.rss(
+        [
+            feeds.item(
+                f"政府、サイバー対策の指針を公表 {i}",
+                f"https://u8.example.jp/{i}",
+                guid=f"u8-{i}",
+                published=NOW - timedelta(minutes=5 + i),
+                description="内閣サイバーセキュリティセンターは指針を公表した。",
+            )
+            for i in range(3)
+        ]
+    )
+    broken = "指針".encode()
+    return body.replace(broken, broken[:-1], 1)  # cut the last byte of one character
+
+
+def bad_references() -> bytes:
+    """Numeric references XML forbids, as real CMSs write them, and a raw NUL."""
+    return feeds.rss(
+        [
+            feeds.item(
+                "Emoji as surrogates &#55357;&#56832; and &#xD800; &#x110000; &#0; done",
+                "https://refs.example.com/1",
+                guid="refs-1",
+                published=NOW - timedelta(minutes=5),
+            ),
+            feeds.item(
+                "Second entry\x00 with a NUL",
+                "https://refs.example.com/2",
+                guid="refs-2",
+                published=NOW - timedelta(minutes=6),
+            ),
+        ]
+    ).replace(b"&amp;#", b"&#")
+
+
 def entity_bomb() -> bytes:
     """A 40 KB feed whose one internal entity, referenced 10,000 times, expands to 100
     million characters (the lenient parser expands it)."""
@@ -162,6 +200,8 @@ def test_poll_above_the_pool_threshold_survives_every_bad_feed(feed_server, make
     bad = [
         *_hostile_routes(feed_server),
         {"name": "entity bomb", "url": feed_server.route("/bomb.xml", body=entity_bomb())},
+        {"name": "almost utf-8", "url": feed_server.route("/u8.xml", body=almost_utf8())},
+        {"name": "bad references", "url": feed_server.route("/refs.xml", body=bad_references())},
         {"name": "endless", "url": feed_server.route("/endless.xml", stream_bytes=10**12)},
         {"name": "hangs", "url": feed_server.route("/hang.xml", body=good_feed("h"), delay=30)},
     ]
@@ -188,7 +228,17 @@ def test_poll_above_the_pool_threshold_survives_every_bad_feed(feed_server, make
     assert malformed.status == "ok" and malformed.new + malformed.backlog == 2
     assert any("not well-formed" in w for w in malformed.warnings)
     # the bomb never becomes a 100-million-character title
+    assert outcomes["entity bomb"].status == "ok"
     assert all(len(a.article.title) <= 1000 for a in articles)
+    # one truncated character costs one character, not the feed: the rest reads right
+    u8 = outcomes["almost utf-8"]
+    assert u8.new == 3 and any("U+FFFD" in w for w in u8.warnings)
+    assert {f"政府、サイバー対策の指針を公表 {i}" for i in (1, 2)} <= titles
+    assert "政府、サイバー対策の指\ufffdを公表 0" in titles
+    # references XML forbids do not fail the feed; the surrogate pair is the emoji it means
+    assert outcomes["bad references"].new == 2
+    assert "Emoji as surrogates 😀" in " ".join(titles)
+    assert not any("\x00" in t for t in titles) and "Second entry with a NUL" in titles
     # nothing was the bot's fault
     assert not [o for o in outcomes.values() if o.error_kind in errors.BUG_KINDS]
     # and the failures are recorded per feed, each with its kind
