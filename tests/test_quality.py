@@ -38,7 +38,8 @@ def test_quality_floor_on_the_development_set(matcher):
     assert report.overall.precision >= 0.95, report.misses
     assert report.overall.recall >= 0.90, report.misses
     for lang in ("ja", "en"):
-        assert report.by_lang[lang].precision >= 0.95 and report.by_lang[lang].recall >= 0.90
+        counts = report.by["language"][lang]
+        assert counts.precision >= 0.95 and counts.recall >= 0.90
 
 
 def test_quality_floor_on_the_held_out_set(matcher):
