@@ -6,12 +6,14 @@ Grammar (keywords are case-insensitive)::
     or      := and ("OR" and)*
     and     := not ("AND" not)*
     not     := "NOT" not | atom
-    atom    := "(" rule ")" | NAME op (NAME | NUMBER) | NAME
+    atom    := "(" rule ")" | NAME op (sum | NUMBER) | NAME
+    sum     := NAME ("+" NAME)*
     op      := ">" | ">=" | "<" | "<="
 
 A NAME is a keyword group (true when the group's score reaches its ``min_score``) or a named
-rule from ``keywords.yaml``. A comparison compares group scores (``japan >= foreign``) or a
-score with a number (``ai >= 4``). A syntax error names the position.
+rule from ``keywords.yaml``. A comparison compares group scores (``japan >= foreign``), a
+score with the sum of others (``business > policy + jpgov``) or with a number (``ai >= 4``).
+A syntax error names the position.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from bot.errors import RuleSyntaxError
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<op>>=|<=|>|<|\(|\)))"
+    r"\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<op>>=|<=|>|<|\+|\(|\)))"
 )
 _KEYWORDS = {"and", "or", "not"}
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -61,7 +63,8 @@ class Or:
 class Compare:
     left: Name
     op: str
-    right: Name | float
+    #: the groups whose scores are summed, or a number
+    right: tuple[Name, ...] | float
 
 
 Node = Name | Not | And | Or | Compare
@@ -158,9 +161,16 @@ class _Parser:
             right = self.take()
             if right.kind == "num":
                 return Compare(name, op, float(right.text))
-            if right.kind == "name":
-                return Compare(name, op, Name(right.text, right.position))
-            raise self.error(right.position, f"expected a group name or a number after {op!r}")
+            if right.kind != "name":
+                raise self.error(right.position, f"expected a group name or a number after {op!r}")
+            terms = [Name(right.text, right.position)]
+            while self.current.kind == "op" and self.current.text == "+":
+                self.take()
+                term = self.take()
+                if term.kind != "name":
+                    raise self.error(term.position, "expected a group name after '+'")
+                terms.append(Name(term.text, term.position))
+            return Compare(name, op, tuple(terms))
         return name
 
 
@@ -176,7 +186,7 @@ def names_in(node: Node) -> list[Name]:
         return names_in(node.child)
     if isinstance(node, And | Or):
         return [n for child in node.children for n in names_in(child)]
-    right = [node.right] if isinstance(node.right, Name) else []
+    right = list(node.right) if isinstance(node.right, tuple) else []
     return [node.left, *right]
 
 
@@ -191,7 +201,11 @@ def render(node: Node) -> str:
         return joiner.join(
             f"({render(c)})" if isinstance(c, And | Or) else render(c) for c in node.children
         )
-    right = node.right.name if isinstance(node.right, Name) else f"{node.right:g}"
+    right = (
+        " + ".join(n.name for n in node.right)
+        if isinstance(node.right, tuple)
+        else f"{node.right:g}"
+    )
     return f"{node.left.name} {node.op} {right}"
 
 
@@ -213,7 +227,9 @@ def trace(
         detail = ""
         if isinstance(part, Compare):
             right = (
-                part.right if isinstance(part.right, float) else scores.get(part.right.name, 0.0)
+                part.right
+                if isinstance(part.right, float)
+                else sum(scores.get(n.name, 0.0) for n in part.right)
             )
             detail = f"{scores.get(part.left.name, 0.0):.1f} vs {right:.1f}"
         elif isinstance(part, Name) and part.name in macros:
@@ -261,12 +277,12 @@ def compile_rule(node: Node, macros: Mapping[str, Node]) -> Compiled:
         return combine
     compare = _COMPARE[node.op]
     left = node.left.name
-    right = node.right
+    right = node.right if isinstance(node.right, float) else tuple(n.name for n in node.right)
 
     def cmp(
         p: Mapping[str, bool], sc: Mapping[str, float], st: Mapping[str, float]
     ) -> tuple[bool, float]:
-        other = right if isinstance(right, float) else sc.get(right.name, 0.0)
+        other = right if isinstance(right, float) else sum(sc.get(n, 0.0) for n in right)
         ok = compare(sc.get(left, 0.0), other)
         return ok, 1.0 if ok else 0.0
 
