@@ -116,9 +116,9 @@ def evaluate(items: Iterable[dict[str, Any]], matcher: Matcher | None = None) ->
             if label:
                 report.cell("topic", str(item.get("topic"))).add(label, flagged)
             else:
-                report.cell("negative kind", NEGATIVE_KINDS.get(item.get("negative_kind"), "?")).add(
-                    label, flagged
-                )
+                report.cell(
+                    "negative kind", NEGATIVE_KINDS.get(item.get("negative_kind"), "?")
+                ).add(label, flagged)
         else:  # the old self-written sets: "positive:topic" or the kind of negative
             report.cell("kind", str(item["kind"]).split(":")[0]).add(label, flagged)
         if label != flagged:

@@ -7,11 +7,16 @@ Term syntax (see config/keywords.yaml for the full guide):
 - ``chip*``: a prefix (chips, chipmaker, ...);
 - ``{term: AI, case: exact}``: only in this exact case (``AI``, not ``ai`` or ``Ai``);
 - ``{term: 政府, weight: 1.5}``: counts more (default 1);
-- ``{regex: 'H3\\s?rocket'}``: a regular expression, checked at load.
+- ``{regex: 'H3\\s?rocket'}``: a regular expression, checked at load;
+- ``{product: [[Japan, Tokyo], [to, will, approves]]}``: every phrase made of one word from
+  each list, joined by a space (``joiner`` to change it): "Japan to", "Tokyo approves"...
+  Many phrases cost the matcher nothing (one Aho-Corasick pass), where one regex with the
+  same alternatives is scanned over every article.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,16 +41,31 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class ProductSpec(_Model):
+    #: every combination of one word from each list, joined by ``joiner``
+    product: tuple[tuple[str, ...], ...] = Field(min_length=1)
+    joiner: str = " "
+
+    def phrases(self) -> list[str]:
+        return [self.joiner.join(parts) for parts in itertools.product(*self.product)]
+
+
 class TermSpec(_Model):
     term: str | None = Field(None, min_length=1)
     regex: str | None = Field(None, min_length=1)
+    product: tuple[tuple[str, ...], ...] | None = None
+    joiner: str = " "
     case: Literal["any", "exact"] = "any"
     weight: float = Field(1.0, gt=0, le=10)
 
     @model_validator(mode="after")
     def _one_of(self) -> TermSpec:
-        if (self.term is None) == (self.regex is None):
-            raise ValueError("give either 'term' or 'regex'")
+        if [self.term, self.regex, self.product].count(None) != 2:
+            raise ValueError("give one of 'term', 'regex' or 'product'")
+        if self.product is not None and (
+            not self.product or any(not words for words in self.product)
+        ):
+            raise ValueError("'product' needs lists of words, none of them empty")
         if self.regex is not None:
             check_regex(self.regex)
         if self.term is not None and not normalize(self.term.rstrip("*")):
@@ -77,7 +97,7 @@ class GroupSpec(_Model):
     #: other groups whose terms this group also has
     include: tuple[str, ...] = ()
     #: phrases inside which this group's terms do not count (中国 in 中国地方)
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str | ProductSpec, ...] = ()
     #: a match of this group's term inside a longer match of these groups' terms does not
     #: count (政府 inside 米国政府)
     yields_to: tuple[str, ...] = ()
@@ -249,7 +269,15 @@ def build_keywords(data: KeywordsFile, path: str) -> KeywordSet:
             yields_to=frozenset(spec.yields_to),
         )
         for term_spec in own_and_included(gname):
-            if term_spec.regex is not None:
+            if term_spec.product is not None:
+                expanded = ProductSpec(product=term_spec.product, joiner=term_spec.joiner)
+                terms += [
+                    _compile_term(
+                        gname, TermSpec(term=p, case=term_spec.case, weight=term_spec.weight)
+                    )
+                    for p in expanded.phrases()
+                ]
+            elif term_spec.regex is not None:
                 flags = 0 if term_spec.case == "exact" else re.IGNORECASE
                 regexes.append(
                     RegexTerm(
@@ -258,9 +286,10 @@ def build_keywords(data: KeywordsFile, path: str) -> KeywordSet:
                 )
             else:
                 terms.append(_compile_term(gname, term_spec))
-        for phrase in spec.exclude:
-            base = _compile_term(gname, TermSpec(term=phrase))
-            terms.append(Term(**{**base.__dict__, "exclude": True}))
+        for item in spec.exclude:
+            for phrase in item.phrases() if isinstance(item, ProductSpec) else [item]:
+                base = _compile_term(gname, TermSpec(term=phrase))
+                terms.append(Term(**{**base.__dict__, "exclude": True}))
 
     keywords = KeywordSet(
         groups=groups,
