@@ -39,7 +39,9 @@ from bot.lock import DataDirLock
 from bot.match import Matcher
 from bot.match.keywords import DEFAULT_RULE
 from bot.match.matcher import split_title
+from bot.match.model import DEFAULT_MODEL_FILE
 from bot.match.rules import Node, render
+from bot.match.train import corpus_items, train
 from bot.models import FeedState
 from bot.poll import FeedOutcome, Poller
 from bot.schedule import next_run
@@ -355,6 +357,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     else:
         _out(render_explanation(result, rule_text, title))
+    return EXIT_OK
+
+
+def cmd_train_model(args: argparse.Namespace) -> int:
+    config = _load(args)
+    corpus = Path(args.corpus)
+    items = corpus_items(corpus)
+    for extra in args.add or []:
+        items += corpus_items(Path(extra))
+    model = train(config.keywords, items, source=str(corpus))
+    out = Path(args.out) if args.out else config.directory / DEFAULT_MODEL_FILE
+    out.write_text(model.to_json() + "\n", encoding="utf-8")
+    meta = model.meta
+    _out(
+        f"trained on {meta['items']} entries ({meta['relevant']} relevant) of {corpus}; "
+        f"{meta['weights_kept']} weights written to {out}"
+    )
+    if config.keywords.model is None:
+        _out(
+            f"keywords.yaml names no model: add `model_file: {out.name}` to use it "
+            "(and see `make eval` first: keep it only if it helps on the frozen part)"
+        )
     return EXIT_OK
 
 
@@ -727,6 +751,20 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="a complete cycle on bundled sample feeds (no network, no Slack)"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "train-model", help="fit the learned second opinion on the corpus's tuning part"
+    )
+    p.add_argument(
+        "--corpus",
+        default=str(Path("tests") / "data" / "corpus" / "relevance.jsonl"),
+        help="labelled entries (JSON lines with a split field; only 'tune' is read)",
+    )
+    p.add_argument(
+        "--add", action="append", metavar="FILE", help="more labelled entries (e.g. feedback)"
+    )
+    p.add_argument("--out", help="the model file (default: CONFIG/relevance-model.json)")
+    p.set_defaults(func=cmd_train_model)
 
     p = sub.add_parser("match", help="batch matching: JSON lines in, JSON lines out")
     p.add_argument("--jsonl", required=True, metavar="FILE", help="input file, or - for stdin")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,16 @@ def render(report: Report, *, misses: bool = True) -> str:
     return "\n".join(lines)
 
 
+def variants(matcher: Matcher) -> list[tuple[str, Matcher]]:
+    """The configured matcher, and the rules alone when a learned model is configured."""
+    if matcher.keywords.model is None:
+        return [("rules", matcher)]
+    return [
+        ("rules + model", matcher),
+        ("rules alone", Matcher(replace(matcher.keywords, model=None))),
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.quality", description=__doc__)
     parser.add_argument(
@@ -175,6 +185,12 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print("== relevance corpus, FROZEN test part (never tuned on)")
     print(render(evaluate(load(CORPUS, "test"), matcher), misses=args.test_misses))
+    print()
+    print("== variants (precision / recall / F1)")
+    for name, m in variants(matcher):
+        for part in ("tune", "test"):
+            c = evaluate(load(CORPUS, part), m).overall
+            print(f"  {name:<16} {part:<5} {c.precision:.3f} / {c.recall:.3f} / {c.f1:.3f}")
     for name, path in (("development set", DEVSET), ("held-out set", HELDOUT)):
         print()
         print(f"== regression: {name} (self-written): {path.relative_to(ROOT)}")

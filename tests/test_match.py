@@ -294,3 +294,57 @@ def test_explain_text_file_and_url(run_bot, tmp_path, feed_server):
     data = json.loads(result.out)
     assert data["flagged"] is True and data["topics"] == ["quantum"]
     assert "foreign" not in {r["group"] for r in data["reasons"]}  # the aside was dropped
+
+
+def test_product_terms_are_every_combination():
+    m2 = matcher(
+        groups={
+            **BASE["groups"],
+            "acts": {
+                "kind": "action",
+                "terms": [{"product": [["Japan", "Tokyo"], ["to", "approves"]], "weight": 2}],
+            },
+        },
+        rules={"default": "acts AND chips"},
+    )
+    assert m2.match("Tokyo approves chip plan", "").flagged
+    assert m2.match("Japan to fund chips", "").flagged
+    assert not m2.match("Japan chips", "").flagged  # "Japan" alone is not a phrase of it
+    terms = {t.text for t in m2.keywords.terms if t.group == "acts"}
+    assert terms == {"Japan to", "Japan approves", "Tokyo to", "Tokyo approves"}
+
+
+def test_excluded_products_keep_other_countries_out():
+    m2 = matcher(
+        groups={
+            **BASE["groups"],
+            "japan": {
+                "kind": "actor",
+                "terms": [{"product": [["国"], ["が", "の"]], "joiner": ""}],
+                "exclude": [{"product": [["中", "米"], ["国が", "国の"]], "joiner": ""}],
+            },
+        },
+        rules={"default": "japan AND chips"},
+    )
+    assert m2.match("国が半導体を支援", "").flagged
+    assert not m2.match("中国が半導体を支援", "").flagged
+    assert not m2.match("米国の半導体", "").flagged
+
+
+def test_a_term_is_one_kind_of_thing():
+    with pytest.raises(ValueError, match="one of 'term', 'regex' or 'product'"):
+        matcher(groups={**BASE["groups"], "x": {"terms": [{"term": "a", "product": [["b"]]}]}})
+    with pytest.raises(ValueError, match="lists of words"):
+        matcher(groups={**BASE["groups"], "x": {"terms": [{"product": [["a"], []]}]}})
+
+
+def test_rules_compare_a_score_with_a_sum(m):
+    kw = m.keywords
+    rule = kw.rule("chips AND NOT foreign > japan + policy")
+    # China 3 (title) against Japan 3 + subsidy 3, or subsidy 3 alone: not more
+    assert m.match("Japan China chip subsidy", "", rule=rule).flagged
+    assert m.match("China chip subsidy", "", rule=rule).flagged
+    # against nothing: more
+    assert not m.match("China chip", "", rule=rule).flagged
+    with pytest.raises(RuleSyntaxError, match=r"expected a group name after '\+'"):
+        kw.rule("chips > japan +")

@@ -16,6 +16,7 @@ Term syntax (see config/keywords.yaml for the full guide):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
@@ -25,12 +26,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.errors import ConfigError, RuleSyntaxError
+from bot.match.model import LinearModel
 from bot.match.normalize import fold, normalize
 from bot.match.rules import Node, names_in, parse_rule
 from bot.yamlio import read_yaml, validate_file
 
 KEYWORDS_FILE = "keywords.yaml"
 DEFAULT_RULE = "default"
+#: the pseudo-group whose score is the learned model's probability x 10
+MODEL_GROUP = "model"
 GroupKind = Literal["topic", "actor", "action", "foreign", "other"]
 
 _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
@@ -143,6 +147,9 @@ class KeywordsFile(_Model):
     feed_tags: dict[str, dict[str, float]] = {}
     #: named rules; "default" is used by subscriptions that name none
     rules: dict[str, str] = {}
+    #: a learned second opinion (bot/match/model.py): its file, beside keywords.yaml; its
+    #: probability is the score of the group ``model`` (x10), which rules may use
+    model_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,8 @@ class KeywordSet:
     settings: ZoneSettings
     boilerplate: BoilerplateSpec
     path: str
+    #: the learned second opinion, if keywords.yaml names one
+    model: LinearModel | None = None
 
     def rule(self, text: str | None, *, key: str = "rule", path: str | None = None) -> Node:
         """A rule by name, or parsed from ``text``; names are checked against the groups.
@@ -349,4 +358,13 @@ def load_keywords(directory: Path) -> KeywordSet:
             "file not found; copy config/keywords.yaml from the project into this folder",
         )
     data = validate_file(KeywordsFile, path, read_yaml(path, required=True))
-    return build_keywords(data, str(path))
+    keywords = build_keywords(data, str(path))
+    if data.model_file is None:
+        return keywords
+    if MODEL_GROUP not in keywords.groups:
+        raise ConfigError(
+            str(path),
+            "model_file",
+            f"a model needs a group named {MODEL_GROUP!r} (with no terms) for its score",
+        )
+    return dataclasses.replace(keywords, model=LinearModel.load(directory / data.model_file))

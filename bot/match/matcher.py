@@ -24,7 +24,8 @@ from typing import Any
 
 import ahocorasick_rs
 
-from bot.match.keywords import KeywordSet
+from bot.match.keywords import MODEL_GROUP, KeywordSet
+from bot.match.model import SCORE_SCALE, features
 from bot.match.normalize import fold, normalize
 from bot.match.rules import Compiled, Node, compile_rule, trace
 
@@ -107,6 +108,9 @@ def short_reasons(reasons: list[dict[str, Any]], limit: int = 3) -> str:
     for reason in reasons:
         if not reason.get("present") or reason.get("kind") == "foreign":
             continue
+        if reason.get("group") == MODEL_GROUP:
+            parts.append(f"learned model {float(reason['score']) / SCORE_SCALE:.2f}")
+            continue
         names = [
             t["term"].rstrip("*") for t in reason.get("terms", []) if t.get("where") != "feed"
         ][:limit]
@@ -160,6 +164,7 @@ class Matcher:
         self._block = tuple(fold(normalize(m)) for m in keywords.boilerplate.block_markers)
         # id(rule) -> (rule, compiled); holding the rule keeps its id from being reused
         self._compiled: dict[int, tuple[Node, Compiled]] = {}
+        self._topics = tuple(g for g, spec in keywords.groups.items() if spec.kind == "topic")
 
     def _containment(self) -> tuple[frozenset[int], frozenset[int]]:
         """Which terms can be covered by a longer one (its own group's, an exclusion phrase,
@@ -331,6 +336,18 @@ class Matcher:
         strengths = {g: 1 - math.exp(-s / settings.strength_scale) for g, s in scores.items()}
         node = rule if rule is not None else kw.rule(None)
         decision, strength = self._compiled_rule(node)(present, scores, strengths)
+        if kw.model is not None and not decision and any(present.get(g) for g in self._topics):
+            # The rules said no but a technology is there: ask the second opinion (only
+            # now: it is the costly part, and could not change a yes or a no-topic entry).
+            opinion = kw.model.opinion(features(title, summary, scores, feed_tags))
+            score = opinion.probability * SCORE_SCALE
+            scores[MODEL_GROUP] = score
+            present[MODEL_GROUP] = score >= groups[MODEL_GROUP].min_score
+            strengths[MODEL_GROUP] = opinion.probability
+            details[MODEL_GROUP] = [
+                TermHit(name, "model", 1, contribution) for name, contribution in opinion.top
+            ]
+            decision, strength = self._compiled_rule(node)(present, scores, strengths)
         reasons = tuple(
             GroupReason(
                 group=g,
