@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import __version__, logs
-from bot.canonical import redact_url
+from bot import __version__
+from bot.app.explain import fetch_page, match_lines, render_explanation, write_jsonl
+from bot.app.starter import export_opml, import_opml, init
 from bot.config import (
     Config,
     SubscriptionConfig,
@@ -34,8 +35,8 @@ from bot.deliver import (
 )
 from bot.demo import run as demo
 from bot.errors import BotError, ConfigError
-from bot.explain import fetch_page, match_lines, render_explanation, write_jsonl
-from bot.lock import DataDirLock
+from bot.ingest.canonical import redact_url
+from bot.ingest.poll import FeedOutcome, Poller
 from bot.match import Matcher
 from bot.match.keywords import DEFAULT_RULE
 from bot.match.matcher import split_title
@@ -43,10 +44,10 @@ from bot.match.model import DEFAULT_MODEL_FILE
 from bot.match.rules import Node, render
 from bot.match.train import corpus_items, train
 from bot.models import FeedState
-from bot.poll import FeedOutcome, Poller
-from bot.schedule import next_run
-from bot.service import Service, run_once
-from bot.starter import export_opml, import_opml, init
+from bot.runtime import logs
+from bot.runtime.lock import DataDirLock
+from bot.runtime.schedule import next_run
+from bot.runtime.service import Service, run_once
 from bot.store import Store, StoredArticle
 from bot.text import clean_text
 

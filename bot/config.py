@@ -27,7 +27,7 @@ from pydantic import (
 from bot.errors import ConfigError
 from bot.match.keywords import KeywordSet, load_keywords
 from bot.match.rules import Node
-from bot.schedule import cron_trigger
+from bot.runtime.schedule import cron_trigger
 from bot.yamlio import read_yaml, validate_file
 
 FEEDS_FILE = "feeds.yaml"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.canonical import redact_url
+from bot.ingest.canonical import redact_url
 
 #: feed error kinds that are the bot's own fault, not the feed's: logged with a traceback,
 #: reported to the admin at once, and counted by the health check

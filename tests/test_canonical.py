@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.canonical import canonicalize
+from bot.ingest.canonical import canonicalize
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from bot.config import load_config
 from bot.deliver import Terminal, run_subscription
 from bot.digest import DigestItem, build_digest, escape_mrkdwn, group_stories, safe_url, similarity
 from bot.match import Matcher
-from bot.schedule import cron_trigger, next_run
+from bot.runtime.schedule import cron_trigger, next_run
 from bot.store import Store
 from tests.fakeslack import validate_blocks
 from tests.stories import distinct_titles

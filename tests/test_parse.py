@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from bot.errors import ParseError
-from bot.parse import feedparser_warnings, parse_feed
+from bot.ingest.parse import feedparser_warnings, parse_feed
 from tests import feeds
 
 NOW = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.errors import ParseError
+from bot.ingest.parse import parse_feed
 from bot.models import ParsedFeed
-from bot.parse import parse_feed
 from tests import feeds
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.poll import Poller
+from bot.ingest.poll import Poller
 from bot.store import Store
 from tests import feeds
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.admin import find_problems, usual_gap
 from bot.config import AdminSettings, load_config
 from bot.models import FeedState
+from bot.runtime.admin import find_problems, usual_gap
 from tests.procs import free_port, http_get, listening, start, wait_for
 from tests.stories import distinct_titles, feed_of
 
@@ -97,7 +97,7 @@ def test_service_polls_posts_stops_and_restarts_without_duplicates(
 def test_healthz_is_503_when_polls_stop_succeeding(feed_server, make_config, tmp_path):
     import asyncio
 
-    from bot.service import Service
+    from bot.runtime.service import Service
 
     url = feed_server.route("/dead.xml", status=500)
     config = load_config(make_config([{"name": "Dead", "url": url, "interval": "60s"}]))
@@ -276,7 +276,7 @@ def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():
 def test_missed_digest_rule():
     from zoneinfo import ZoneInfo
 
-    from bot.schedule import missed
+    from bot.runtime.schedule import missed
 
     tokyo = ZoneInfo("Asia/Tokyo")
     now = datetime(2026, 11, 24, 9, 20, tzinfo=tokyo)  # a Tuesday, 20 min after the digest
@@ -306,7 +306,7 @@ def test_service_start_catches_up_a_digest_missed_while_down(make_config, tmp_pa
     import asyncio
     from zoneinfo import ZoneInfo
 
-    from bot.service import Service
+    from bot.runtime.service import Service
     from bot.store import Store
 
     sub = {

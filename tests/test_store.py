@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.errors import StorageError
+from bot.ingest.parse import _content_hash
 from bot.models import Article
-from bot.parse import _content_hash
 from bot.store import Store
 
 NOW = datetime(2026, 11, 21, 0, 0, tzinfo=UTC)

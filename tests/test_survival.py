@@ -24,7 +24,7 @@ import pytest
 
 from bot import errors
 from bot.config import load_config
-from bot.poll import PROCESS_POOL_MIN_FEEDS, Poller
+from bot.ingest.poll import PROCESS_POOL_MIN_FEEDS, Poller
 from bot.store import Store
 from tests import feeds
 from tests.conftest import ROOT
@@ -135,7 +135,7 @@ SAMPLE_ARGS: dict[str, tuple[object, ...]] = {
 
 
 def test_every_error_in_the_tree_pickles_with_all_its_fields():
-    import bot.lock  # noqa: F401 - registers DataDirBusy in the tree
+    import bot.runtime.lock  # noqa: F401 - registers DataDirBusy in the tree
 
     classes = _every_error_class()
     assert {c.__name__ for c in classes} >= set(SAMPLE_ARGS) - {"DataDirBusy"}
@@ -456,7 +456,7 @@ BOMB_SCRIPT = """
 import asyncio, resource, sys
 from bot.config import FetchSettings
 from bot.errors import FetchError
-from bot.fetch import Fetcher
+from bot.ingest.fetch import Fetcher
 
 async def main() -> None:
     async with Fetcher(FetchSettings(max_body_mb=10)) as fetcher:

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.admin import find_problems
 from bot.config import AdminSettings
 from bot.digest import DigestItem, alert_digest
-from bot.logs import register_secrets, scrub
-from bot.service import CycleRecord, ingestion_healthy
+from bot.runtime.admin import find_problems
+from bot.runtime.logs import register_secrets, scrub
+from bot.runtime.service import CycleRecord, ingestion_healthy
 from bot.store import DB_FILE, Store
 from tests import feeds
 from tests.conftest import ROOT

@@ -19,11 +19,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, cast
 
+from bot.app.starter import default_file
 from bot.config import load_config
 from bot.deliver import Terminal, run_subscription
+from bot.ingest.poll import Poller
 from bot.match import Matcher
-from bot.poll import Poller
-from bot.starter import default_file
 from bot.store import Store
 
 SAMPLES = {

@@ -27,7 +27,7 @@ import ahocorasick_rs
 from bot.match.keywords import MODEL_GROUP, KeywordSet
 from bot.match.model import SCORE_SCALE, features
 from bot.match.normalize import fold, normalize
-from bot.match.rules import Compiled, Node, compile_rule, trace
+from bot.match.rules import Compiled, Node, compile_rule, rule_score, trace
 
 
 @dataclass(frozen=True)
@@ -362,7 +362,7 @@ class Matcher:
         topics = tuple(r.group for r in reasons if r.present and r.kind == "topic")
         return MatchResult(
             flagged=decision,
-            score=round(100 * strength),
+            score=round(100 * rule_score(strength, decision)),
             topics=topics,
             reasons=reasons,
             trace=tuple(trace(node, present=present, scores=scores, macros=kw.rules))
@@ -384,4 +384,4 @@ class Matcher:
         scale = self.keywords.settings.strength_scale
         strengths = {g: 1 - math.exp(-v / scale) for g, v in scores.items()}
         decision, strength = self._compiled_rule(rule)(present, scores, strengths)
-        return decision, round(100 * strength)
+        return decision, round(100 * rule_score(strength, decision))

@@ -241,6 +241,18 @@ def trace(
 Compiled = Callable[
     [Mapping[str, bool], Mapping[str, float], Mapping[str, float]], tuple[bool, float]
 ]
+#: the strength of a condition that is not evidence: a comparison, or the absence of
+#: something (NOT). The article's score measures the evidence for it, so such conditions
+#: decide but do not raise the score (a story scores no higher for having no company news).
+NEUTRAL = -1.0
+
+
+def rule_score(strength: float, value: bool) -> float:
+    """A rule's strength as a score: a rule made only of neutral conditions scores by its
+    truth."""
+    if strength == NEUTRAL:
+        return 1.0 if value else 0.0
+    return strength
 
 
 def compile_rule(node: Node, macros: Mapping[str, Node]) -> Compiled:
@@ -257,8 +269,8 @@ def compile_rule(node: Node, macros: Mapping[str, Node]) -> Compiled:
         def not_(
             p: Mapping[str, bool], sc: Mapping[str, float], st: Mapping[str, float]
         ) -> tuple[bool, float]:
-            value, strength = child(p, sc, st)
-            return not value, 1.0 - strength
+            value, _ = child(p, sc, st)
+            return not value, NEUTRAL
 
         return not_
     if isinstance(node, And | Or):
@@ -269,10 +281,13 @@ def compile_rule(node: Node, macros: Mapping[str, Node]) -> Compiled:
             p: Mapping[str, bool], sc: Mapping[str, float], st: Mapping[str, float]
         ) -> tuple[bool, float]:
             results = [f(p, sc, st) for f in parts]
+            value = all(v for v, _ in results) if is_and else any(v for v, _ in results)
+            evidence = [s for _, s in results if s != NEUTRAL]
+            if not evidence:
+                return value, NEUTRAL
             if is_and:
-                product = math.prod(s for _, s in results)
-                return all(v for v, _ in results), product ** (1 / len(results))
-            return any(v for v, _ in results), max(s for _, s in results)
+                return value, math.prod(evidence) ** (1 / len(evidence))
+            return value, max(evidence)
 
         return combine
     compare = _COMPARE[node.op]
@@ -283,7 +298,6 @@ def compile_rule(node: Node, macros: Mapping[str, Node]) -> Compiled:
         p: Mapping[str, bool], sc: Mapping[str, float], st: Mapping[str, float]
     ) -> tuple[bool, float]:
         other = right if isinstance(right, float) else sum(sc.get(n, 0.0) for n in right)
-        ok = compare(sc.get(left, 0.0), other)
-        return ok, 1.0 if ok else 0.0
+        return compare(sc.get(left, 0.0), other), NEUTRAL
 
     return cmp

@@ -2,7 +2,7 @@
 
 Pure and CPU-bound: the poller runs it in worker processes. feedparser gets the raw bytes
 and the response headers (never decoded text), with a charset chosen by
-:mod:`bot.encoding`; RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 go through feedparser, JSON Feed is
+:mod:`bot.ingest.encoding`; RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 go through feedparser, JSON Feed is
 read here.
 """
 
@@ -19,9 +19,9 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from bot import dates, encoding, xmlrepair
-from bot.canonical import canonicalize
 from bot.errors import ParseError
+from bot.ingest import dates, encoding, xmlrepair
+from bot.ingest.canonical import canonicalize
 from bot.models import Article, DateSource, ParsedFeed
 from bot.text import clean_text, strip_html
 
@@ -335,7 +335,7 @@ def parse_feed(
     except Exception as e:
         # feedparser's lenient parser raises on input we did not foresee (it raised
         # UnicodeEncodeError and OverflowError on character references before
-        # bot.xmlrepair); that is this document's problem, not the poll's.
+        # bot.ingest.xmlrepair); that is this document's problem, not the poll's.
         raise ParseError(
             url, f"the feed parser failed on this document: {type(e).__name__}: {e}", "unparseable"
         ) from e

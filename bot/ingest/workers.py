@@ -37,7 +37,7 @@ import pebble
 
 from bot.errors import FeedError
 
-log = logging.getLogger("bot.workers")
+log = logging.getLogger("bot.ingest.workers")
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """Byte-level repairs of a feed body before feedparser parses it.
 
 Both take and return bytes in an ASCII-compatible encoding whose multibyte sequences never
-contain ASCII bytes (what :func:`bot.encoding.prepare` hands over), so ``&``, ``#``, digits,
+contain ASCII bytes (what :func:`bot.ingest.encoding.prepare` hands over), so ``&``, ``#``, digits,
 ``<`` and quotes found here are real characters.
 
 - :func:`rewrite_char_refs`: a numeric character reference no XML parser accepts (a UTF-16

@@ -19,7 +19,7 @@ from typing import IO
 
 from bot.errors import BotError
 
-LOCK_FILE = "bot.lock"
+LOCK_FILE = "bot.runtime.lock"
 
 
 class DataDirBusy(BotError):

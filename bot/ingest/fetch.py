@@ -20,8 +20,8 @@ import httpx
 
 from bot import __version__
 from bot.config import FetchSettings
-from bot.decompress import DecodeError, Decoder
 from bot.errors import FetchError
+from bot.ingest.decompress import DecodeError, Decoder
 from bot.models import FetchResult
 
 DEFAULT_USER_AGENT = (
@@ -108,7 +108,7 @@ class Fetcher:
             headers={
                 "user-agent": s.user_agent or DEFAULT_USER_AGENT,
                 "accept": ACCEPT,
-                # exactly what bot.decompress decodes (never zstd, which it does not know)
+                # exactly what bot.ingest.decompress decodes (never zstd, which it does not know)
                 "accept-encoding": ACCEPT_ENCODING,
             },
             transport=self._transport,

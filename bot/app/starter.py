@@ -29,7 +29,7 @@ def default_file(name: str) -> bytes:
         # namespace package, whose files() is not a filesystem directory
         return importlib.resources.files("bot.defaults").joinpath(name).read_bytes()
     except ModuleNotFoundError:
-        return (Path(__file__).resolve().parent.parent / "config" / name).read_bytes()
+        return (Path(__file__).resolve().parents[2] / "config" / name).read_bytes()
 
 
 def init(target: Path, *, force: bool = False) -> list[Path]:

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from bot.config import Config
-from bot.encoding import detect
 from bot.errors import FetchError
-from bot.extract import extract, html_charset
-from bot.fetch import Fetcher
+from bot.ingest.encoding import detect
+from bot.ingest.extract import extract, html_charset
+from bot.ingest.fetch import Fetcher
 from bot.match import Matcher, MatchResult
 from bot.match.rules import Node
 

@@ -80,7 +80,7 @@ _EBCDIC_XML = b"\x4c\x6f\xa7\x94"  # "<?xm" in the EBCDIC code pages
 _ISO2022_ESCAPE = b"\x1b$"
 _ISO2022_VARIANTS = ("iso2022_jp_2004", "iso2022_jp_ext", "iso2022_jp_2")
 # Codecs whose bytes for ASCII are not ASCII, or that shift state with ASCII bytes: their
-# bodies are always re-encoded as UTF-8 so that byte-level repairs (bot.xmlrepair) and
+# bodies are always re-encoded as UTF-8 so that byte-level repairs (bot.ingest.xmlrepair) and
 # feedparser's ASCII sniffing see real characters.
 _NOT_ASCII_SAFE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz")
 

@@ -27,17 +27,17 @@ from typing import Any, Literal
 
 import httpx
 
-from bot.canonical import redact_url
 from bot.config import Config, FeedConfig
 from bot.errors import FeedError, StorageError
-from bot.fetch import Fetcher
+from bot.ingest.canonical import redact_url
+from bot.ingest.fetch import Fetcher
+from bot.ingest.parse import parse_feed
+from bot.ingest.workers import JobFailed, JobOutcome, WorkerPool, run_job
 from bot.match import KeywordSet, Matcher, MatchRecord
 from bot.models import FetchResult, ParsedFeed
-from bot.parse import parse_feed
 from bot.store import Store
-from bot.workers import JobFailed, JobOutcome, WorkerPool, run_job
 
-log = logging.getLogger("bot.poll")
+log = logging.getLogger("bot.ingest.poll")
 
 #: below this many feeds, worker processes cost more to start than they save
 PROCESS_POOL_MIN_FEEDS = 8

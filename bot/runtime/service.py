@@ -36,7 +36,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import admin as admin_reports
 from bot.config import Config, FeedConfig, SubscriptionConfig
 from bot.deliver import (
     Destination,
@@ -46,13 +45,14 @@ from bot.deliver import (
     run_subscription,
 )
 from bot.errors import BUG_KINDS, StorageError
-from bot.health import HealthServer, Metrics
+from bot.ingest.poll import FeedOutcome, Poller
 from bot.match import Matcher
-from bot.poll import FeedOutcome, Poller
-from bot.schedule import cron_trigger, missed
+from bot.runtime import admin as admin_reports
+from bot.runtime.health import HealthServer, Metrics
+from bot.runtime.schedule import cron_trigger, missed
 from bot.store import Store
 
-log = logging.getLogger("bot.service")
+log = logging.getLogger("bot.runtime.service")
 T = TypeVar("T")
 
 DIGEST_MISFIRE_GRACE = 3600

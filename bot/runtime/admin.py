@@ -21,7 +21,7 @@ from bot.errors import BUG_KINDS, DeliveryError
 from bot.models import FeedState
 from bot.store import OutboxDigest, Store
 
-log = logging.getLogger("bot.admin")
+log = logging.getLogger("bot.runtime.admin")
 MIN_ARRIVALS = 5
 
 

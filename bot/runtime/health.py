@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-log = logging.getLogger("bot.health")
+log = logging.getLogger("bot.runtime.health")
 
 
 def _escape(value: str) -> str:
