@@ -8,11 +8,11 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.digest import (
+from bot.digest.blocks import build_digest
+from bot.digest.stories import (
     NEAR_DUPLICATE_SIMILARITY,
     NEAR_DUPLICATE_WINDOW,
     DigestItem,
-    build_digest,
     group_stories,
     similarity,
 )

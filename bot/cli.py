@@ -8,34 +8,25 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__
-from bot.app.explain import fetch_page, match_lines, render_explanation, write_jsonl
-from bot.app.starter import export_opml, import_opml, init
-from bot.config import (
-    Config,
-    SubscriptionConfig,
-    load_config,
-    parse_duration,
-    resolve_config_dir,
-    resolve_data_dir,
-)
-from bot.deliver import (
+from bot.app.delivery import (
     SubscriptionOutcome,
     destination_for,
-    ledger_key,
     preview,
     rerender,
     run_subscription,
-    select,
 )
+from bot.app.explain import fetch_page, match_lines, render_explanation, write_jsonl
+from bot.app.starter import export_opml, import_opml, init
+from bot.app.status import article_json, feed_rows, subscription_rows
+from bot.config import Config, SubscriptionConfig, load_config, parse_duration
 from bot.demo import run as demo
 from bot.errors import BotError, ConfigError
-from bot.ingest.canonical import redact_url
 from bot.ingest.poll import FeedOutcome, Poller
 from bot.match import Matcher
 from bot.match.keywords import DEFAULT_RULE
@@ -43,12 +34,11 @@ from bot.match.matcher import split_title
 from bot.match.model import DEFAULT_MODEL_FILE
 from bot.match.rules import Node, render
 from bot.match.train import corpus_items, train
-from bot.models import FeedState
 from bot.runtime import logs
 from bot.runtime.lock import DataDirLock
-from bot.runtime.schedule import next_run
 from bot.runtime.service import Service, run_once
-from bot.store import Store, StoredArticle
+from bot.settings import Settings
+from bot.storage import Storage, open_storage
 from bot.text import clean_text
 
 EXIT_OK = 0
@@ -62,20 +52,31 @@ def _out(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    settings: Settings = args.settings
+    return settings
+
+
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(resolve_config_dir(args.config))
+    config = load_config(_settings(args).config_dir)
     logs.register_secrets(*config.secret_variables())
     return config
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return Store(resolve_data_dir(args.data_dir))
+def _database_url(args: argparse.Namespace, config: Config) -> str | None:
+    """BOT_DATABASE_URL, else database_url in bot.yaml, else SQLite in the data directory."""
+    return _settings(args).database_url or config.bot.database_url
 
 
-def _lock(args: argparse.Namespace, command: str) -> None:
-    """Hold the data directory for this process's lifetime (released by the kernel when
-    it ends, however it ends)."""
-    _HELD.append(DataDirLock(resolve_data_dir(args.data_dir), command).acquire())
+def _storage(args: argparse.Namespace, config: Config) -> Storage:
+    return open_storage(_settings(args).data_dir, _database_url(args, config))
+
+
+def _lock(args: argparse.Namespace, config: Config, command: str) -> None:
+    """With SQLite, hold the data directory for this process's lifetime (released by the
+    kernel when it ends, however it ends). Replicas on PostgreSQL coordinate by leases."""
+    if _database_url(args, config) is None:
+        _HELD.append(DataDirLock(_settings(args).data_dir, command).acquire())
 
 
 def _local(config: Config, value: datetime | None) -> str:
@@ -136,13 +137,13 @@ def cmd_poll(args: argparse.Namespace) -> int:
                 f"no feed named {', '.join(sorted(unknown))}",
             )
         feeds = tuple(f for f in feeds if f.name in names)
-    _lock(args, "poll")
-    store = _store(args)
+    _lock(args, config, "poll")
+    storage = _storage(args, config)
     try:
-        poller = Poller(config, store, progress=_progress(args, len(feeds)))
+        poller = Poller(config, storage, progress=_progress(args, len(feeds)))
         outcomes = asyncio.run(poller.poll(feeds, force=args.force))
     finally:
-        store.close()
+        storage.close()
     for outcome in outcomes:
         _out(_outcome_line(outcome))
     totals = {
@@ -164,68 +165,29 @@ def cmd_poll(args: argparse.Namespace) -> int:
 # -- feeds -------------------------------------------------------------------------------
 
 
-def _feed_json(state: FeedState, articles: int) -> dict[str, Any]:
-    def iso(d: datetime | None) -> str | None:
-        return d.isoformat() if d else None
-
-    return {
-        "name": state.name,
-        "url": redact_url(state.url),
-        "config_url": redact_url(state.config_url),
-        "status": _health(state),
-        "articles": articles,
-        "last_success": iso(state.last_success),
-        "last_attempt": iso(state.last_attempt),
-        "last_new": iso(state.last_new),
-        "consecutive_failures": state.consecutive_failures,
-        "last_error": (
-            {
-                "kind": state.last_error_kind,
-                "message": state.last_error_message,
-                "at": iso(state.last_error_at),
-            }
-            if state.last_error_kind
-            else None
-        ),
-        "next_poll": iso(state.next_poll),
-    }
-
-
-def _health(state: FeedState) -> str:
-    if state.last_attempt is None:
-        return "never polled"
-    if state.consecutive_failures:
-        return "failing"
-    return "ok"
-
-
 def cmd_feeds(args: argparse.Namespace) -> int:
     config = _load(args)
-    store = _store(args)
+    storage = _storage(args, config)
     try:
-        states = [store.feed_state(f.name, f.url) for f in config.feeds]
-        warnings = {s.name: store.feed_warnings(s.name) for s in states}
-        counts = store.entry_counts()
+        rows = feed_rows(config, storage)
     finally:
-        store.close()
+        storage.close()
     if args.json:
-        rows = [
-            {**_feed_json(s, counts.get(s.name, 0)), "warnings": warnings[s.name]} for s in states
-        ]
-        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        _out(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
     _out(
         f"{'FEED':<30} {'STATUS':<13} {'ARTICLES':>8}  {'LAST SUCCESS':<21} "
         f"{'FAILS':>5}  {'NEXT POLL':<21} LAST ERROR"
     )
-    for s in states:
+    for row in rows:
+        s = row.state
         error = f"{s.last_error_kind}: {s.last_error_message}" if s.last_error_kind else ""
         _out(
-            f"{s.name[:30]:<30} {_health(s):<13} {counts.get(s.name, 0):>8}  "
+            f"{s.name[:30]:<30} {row.health:<13} {row.articles:>8}  "
             f"{_local(config, s.last_success):<21} "
             f"{s.consecutive_failures:>5}  {_local(config, s.next_poll):<21} {error[:80]}"
         )
-        for warning in warnings[s.name]:
+        for warning in row.warnings:
             _out(f"    warning: {warning}")
     return EXIT_OK
 
@@ -250,49 +212,19 @@ def parse_since(value: str, timezone: str, now: datetime) -> datetime:
     return when.astimezone(UTC)
 
 
-def article_json(item: StoredArticle) -> dict[str, Any]:
-    a = item.article
-    data = {
-        "id": item.id,
-        "feed": a.feed,
-        "entry_id": a.entry_id,
-        "title": a.title,
-        "link": a.link,
-        "canonical_link": a.canonical_link,
-        "summary": a.summary,
-        "published": a.published.isoformat(),
-        "date_source": a.date_source,
-        "updated": a.updated.isoformat() if a.updated else None,
-        "first_seen": item.first_seen.isoformat(),
-        "edited_at": item.edited_at.isoformat() if item.edited_at else None,
-        "language": a.language,
-        "authors": list(a.authors),
-        "tags": list(a.tags),
-        "backlog": item.backlog,
-        "sources": list(item.sources),
-    }
-    extra = item.extra
-    data["flagged"] = bool(extra.get("flagged"))
-    data["score"] = extra.get("score")
-    data["topics"] = json.loads(extra.get("topics") or "[]")
-    data["reasons"] = json.loads(extra.get("reasons") or "[]")
-    data["matched_at"] = extra.get("matched_at")
-    return data
-
-
 def cmd_articles(args: argparse.Namespace) -> int:
     config = _load(args)
     since = parse_since(args.since, config.bot.timezone, datetime.now(UTC)) if args.since else None
-    store = _store(args)
+    storage = _storage(args, config)
     try:
-        items = store.articles(
+        items = storage.articles(
             since=since,
             limit=args.limit,
             include_backlog=not args.no_backlog,
             flagged_only=args.flagged,
         )
     finally:
-        store.close()
+        storage.close()
     if args.json:
         _out(json.dumps([article_json(i) for i in items], ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -300,9 +232,9 @@ def cmd_articles(args: argparse.Namespace) -> int:
         a = item.article
         flags = " [backlog]" if item.backlog else ""
         flags += " [edited]" if item.edited_at else ""
-        if item.extra.get("flagged"):
-            topics = ", ".join(json.loads(item.extra.get("topics") or "[]"))
-            flags += f" [FLAGGED {item.extra.get('score')}: {topics}]"
+        if item.match is not None and item.match.flagged:
+            topics = ", ".join(item.match.topics)
+            flags += f" [FLAGGED {item.match.score}: {topics}]"
         also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
         # cleaned again: articles stored by older versions may carry terminal sequences
         _out(
@@ -419,15 +351,15 @@ def cmd_digest(args: argparse.Namespace) -> int:
     config = _load(args)
     subs = _subscriptions(config, args.subscription)
     if not args.dry_run:
-        _lock(args, "digest")
-    store = _store(args)
+        _lock(args, config, "digest")
+    storage = _storage(args, config)
     matcher = Matcher(config.keywords)
     failed = 0
     try:
         for sub in subs:
-            destination = destination_for(config, sub)
+            destination = destination_for(config, _settings(args), sub)
             if args.dry_run:
-                digest = preview(config, store, matcher, sub, destination, now=datetime.now(UTC))
+                digest = preview(config, storage, matcher, sub, destination, now=datetime.now(UTC))
                 if args.format == "blocks":
                     messages = [{"text": m.text, "blocks": list(m.blocks)} for m in digest.messages]
                     _out(json.dumps(messages, ensure_ascii=False, indent=2))
@@ -441,12 +373,12 @@ def cmd_digest(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
             outcome = run_subscription(
-                config, store, matcher, sub, destination, clock=lambda: datetime.now(UTC)
+                config, storage, matcher, sub, destination, clock=lambda: datetime.now(UTC)
             )
             print(_delivery_line(outcome), file=sys.stderr)
             failed += outcome.error is not None
     finally:
-        store.close()
+        storage.close()
     return EXIT_ERROR if failed else EXIT_OK
 
 
@@ -467,23 +399,23 @@ def _delivery_line(o: SubscriptionOutcome) -> str:
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     config = _load(args)
-    store = _store(args)
+    storage = _storage(args, config)
     try:
         if args.action == "retry":
             count = rerender(
-                config, store, Matcher(config.keywords), args.id, now=datetime.now(UTC)
+                config, storage, Matcher(config.keywords), args.id, now=datetime.now(UTC)
             )
             _out(f"digest #{args.id} re-rendered with {count} article(s); it goes out next run")
             return EXIT_OK
         if args.action == "drop":
-            if not any(d.id == args.id for d in store.outbox()):
+            if not any(d.id == args.id for d in storage.outbox()):
                 raise BotError(f"no undelivered digest #{args.id}")
-            store.set_digest_status(args.id, "dropped")
+            storage.set_digest_status(args.id, "dropped")
             _out(f"digest #{args.id} dropped: it will not be sent; its articles stay with it")
             return EXIT_OK
-        entries = store.outbox()
+        entries = storage.outbox()
     finally:
-        store.close()
+        storage.close()
     if args.json:
         rows = [{**vars(e), "created_at": e.created_at.isoformat()} for e in entries]
         _out(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -503,52 +435,34 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     config = _load(args)
-    store = _store(args)
-    matcher = Matcher(config.keywords)
-    now = datetime.now(UTC)
-    rows = []
+    storage = _storage(args, config)
     try:
-        for sub in config.bot.subscriptions:
-            destination = destination_for(config, sub)
-            key = ledger_key(sub, destination)
-            status = store.subscription_status(key) or {}
-            queued = select(store, matcher, config, sub, key, now=now, record_skips=False)
-            rows.append(
-                {
-                    "subscription": sub.name,
-                    "destination": destination.label,
-                    "schedule": f"{sub.schedule} ({config.timezone_of(sub)})",
-                    "next_digest": (
-                        next_run(sub.schedule, config.timezone_of(sub), now) or now
-                    ).isoformat(),
-                    "queued_articles": len(queued),
-                    **status,
-                }
-            )
+        rows = subscription_rows(config, _settings(args), storage, now=datetime.now(UTC))
     finally:
-        store.close()
+        storage.close()
     if args.json:
-        _out(json.dumps(rows, ensure_ascii=False, indent=2))
+        _out(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
         return EXIT_OK
     if not rows:
         _out("no subscriptions configured (see bot.yaml)")
     for row in rows:
-        last = row.get("last_digest") or {}
-        _out(f"{row['subscription']} -> {row['destination']}   schedule {row['schedule']}")
-        _out(f"  next digest:      {row['next_digest']}")
+        ledger = row.ledger
+        last = ledger.last_digest if ledger else None
+        _out(f"{row.name} -> {row.destination}   schedule {row.schedule}")
+        _out(f"  next digest:      {row.next_digest.isoformat()}")
         delivered = (
-            f"{last.get('delivered_at')} ({last.get('kind')}, {last.get('articles')} articles)"
+            f"{_local(config, last.delivered_at)} ({last.kind}, {last.articles} articles)"
             if last
             else "never"
         )
         _out(f"  last delivered:   {delivered}")
-        _out(f"  queued articles:  {row['queued_articles']}")
+        _out(f"  queued articles:  {row.queued}")
         _out(
-            f"  pending:          {row.get('pending_digests', 0)} digest(s), "
-            f"{row.get('pending_messages', 0)} unsent message(s)"
+            f"  pending:          {ledger.pending_digests if ledger else 0} digest(s), "
+            f"{ledger.pending_messages if ledger else 0} unsent message(s)"
         )
-        error = row.get("last_error")
-        _out(f"  last error:       {error['code'] + ': ' + error['message'] if error else '-'}")
+        error = ledger.last_error if ledger else None
+        _out(f"  last error:       {f'{error.code}: {error.message}' if error else '-'}")
     return EXIT_OK
 
 
@@ -583,8 +497,8 @@ def _progress(args: argparse.Namespace, total: int) -> Progress | None:
 def _init_if_empty(args: argparse.Namespace) -> None:
     """BOT_INIT_IF_EMPTY (set in the Docker image): a fresh, empty config volume gets the
     default configuration, whatever command runs first, and says so."""
-    config_dir = resolve_config_dir(args.config)
-    if os.environ.get("BOT_INIT_IF_EMPTY") and not (config_dir / "feeds.yaml").exists():
+    config_dir = _settings(args).config_dir
+    if _settings(args).init_if_empty and not (config_dir / "feeds.yaml").exists():
         for path in init(config_dir):
             print(
                 f"no configuration in {config_dir}: wrote the default {path.name}", file=sys.stderr
@@ -593,27 +507,23 @@ def _init_if_empty(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
-    data_dir = resolve_data_dir(args.data_dir)
-    _lock(args, "run --once" if args.once else "run")
+    settings = replace(_settings(args), database_url=_database_url(args, config))
+    _lock(args, config, "run --once" if args.once else "run")
     if args.once:
         outcomes, deliveries = asyncio.run(
-            run_once(config, data_dir, progress=_progress(args, len(config.feeds)))
+            run_once(config, settings, progress=_progress(args, len(config.feeds)))
         )
         for outcome in outcomes:
             _out(_outcome_line(outcome))
         for delivery in deliveries:
             print(_delivery_line(delivery), file=sys.stderr)
         return EXIT_ERROR if any(d.error for d in deliveries) else EXIT_OK
-    port = args.health_port
-    if port is None and os.environ.get("BOT_HEALTH_PORT"):
-        port = int(os.environ["BOT_HEALTH_PORT"])
-    host = args.health_host or os.environ.get("BOT_HEALTH_HOST")
 
     async def main() -> None:
-        await Service(config, data_dir, health_host=host, health_port=port).run()
+        await Service(config, settings).run()
 
     for sub in config.bot.subscriptions:
-        if destination_for(config, sub).kind == "terminal":
+        if destination_for(config, _settings(args), sub).kind == "terminal":
             print(
                 f"{sub.name}: no Slack credentials ({_missing(config, sub)} not set): "
                 "digests will be printed here",
@@ -624,7 +534,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    target = Path(args.dir or resolve_config_dir(args.config))
+    target = Path(args.dir) if args.dir else _settings(args).config_dir
     for path in init(target, force=args.force):
         _out(f"wrote {path}")
     _out(f"next: edit {target}/feeds.yaml and {target}/bot.yaml, then run `python -m bot run`")
@@ -779,6 +689,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logs.setup(args.log_level or ("info" if args.command == "run" else "warning"), args.log_format)
     try:
+        args.settings = Settings.from_env(
+            config_dir=args.config,
+            data_dir=args.data_dir,
+            health_host=getattr(args, "health_host", None),
+            health_port=getattr(args, "health_port", None),
+        )
         if args.command not in ("init", "demo"):
             _init_if_empty(args)
         return int(args.func(args))

@@ -7,7 +7,6 @@ file, the key (``feeds[3].url``) and the reason, so a user can fix it without re
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,6 @@ from bot.yamlio import read_yaml, validate_file
 
 FEEDS_FILE = "feeds.yaml"
 BOT_FILE = "bot.yaml"
-DEFAULT_CONFIG_DIR = "config"
-DEFAULT_DATA_DIR = "data"
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
@@ -264,6 +261,9 @@ class AdminSettings(_Model):
 
 class BotFile(_Model):
     timezone: TimeZoneName = DEFAULT_TIMEZONE
+    #: postgresql://user:password@host/db for several replicas (BOT_DATABASE_URL wins);
+    #: unset: SQLite in the data directory
+    database_url: str | None = None
     poll: PollSettings = PollSettings()
     fetch: FetchSettings = FetchSettings()
     slack: SlackSettings = SlackSettings()
@@ -347,11 +347,3 @@ def load_config(directory: Path) -> Config:
         for index, sub in enumerate(bot.subscriptions)
     }
     return Config(directory=directory, feeds=feeds.feeds, bot=bot, keywords=keywords, rules=rules)
-
-
-def resolve_config_dir(cli_value: str | None) -> Path:
-    return Path(cli_value or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG_DIR)
-
-
-def resolve_data_dir(cli_value: str | None) -> Path:
-    return Path(cli_value or os.environ.get("BOT_DATA_DIR") or DEFAULT_DATA_DIR)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 DateSource = Literal["published", "updated", "first_seen"]
 
@@ -83,3 +84,69 @@ class FeedState:
     next_poll: datetime | None = None
     #: no poll before this (backoff after errors, Retry-After, Cache-Control max-age)
     not_before: datetime | None = None
+
+
+# -- what the matcher decided -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermScore:
+    """One term found in an article: where, how often, and what it added to its group."""
+
+    term: str
+    where: str  # title, lede, body, tail, boilerplate, feed, model
+    count: int
+    contribution: float
+
+
+@dataclass(frozen=True)
+class GroupScore:
+    """A keyword group's score in one article, and whether it counts as present."""
+
+    group: str
+    kind: str
+    score: float
+    present: bool
+    terms: tuple[TermScore, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "group": self.group,
+            "kind": self.kind,
+            "score": round(self.score, 2),
+            "present": self.present,
+            "terms": [
+                {
+                    "term": t.term,
+                    "where": t.where,
+                    "count": t.count,
+                    "contribution": round(t.contribution, 2),
+                }
+                for t in self.terms
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GroupScore:
+        return cls(
+            group=str(data["group"]),
+            kind=str(data.get("kind", "other")),
+            score=float(data["score"]),
+            present=bool(data["present"]),
+            terms=tuple(
+                TermScore(
+                    str(t["term"]), str(t["where"]), int(t["count"]), float(t["contribution"])
+                )
+                for t in data.get("terms", ())
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Match:
+    """The matcher's decision about one article, as stored with it and sent to digests."""
+
+    flagged: bool
+    score: int
+    topics: tuple[str, ...]
+    reasons: tuple[GroupScore, ...]

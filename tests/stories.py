@@ -6,7 +6,7 @@ import itertools
 import random
 from datetime import datetime, timedelta
 
-from bot.digest import similarity
+from bot.digest.stories import similarity
 from tests import feeds
 
 JA_ACTORS = [

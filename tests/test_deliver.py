@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import Store
+from bot.storage.sqlite import SqliteStorage
 from tests import feeds
 from tests.conftest import ROOT
 from tests.fakeslack import Failure
@@ -415,7 +415,7 @@ def test_dry_run_shows_blocks_and_records_nothing(
     messages = json.loads(result.out)
     assert messages[0]["blocks"][0]["type"] == "header" and fake_slack.posted() == []
     run_bot(*args, "status", env=slack_env(fake_slack))
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     assert store.subscription_start("jp") is None  # neither wrote anything
     store.close()
     run_bot(*args, "digest", env=slack_env(fake_slack))

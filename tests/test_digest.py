@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.app.delivery import run_subscription
 from bot.config import load_config
-from bot.deliver import Terminal, run_subscription
-from bot.digest import DigestItem, build_digest, escape_mrkdwn, group_stories, safe_url, similarity
+from bot.delivery.destination import Terminal
+from bot.digest.blocks import build_digest, escape_mrkdwn, safe_url
+from bot.digest.stories import DigestItem, group_stories, similarity
 from bot.match import Matcher
 from bot.runtime.schedule import cron_trigger, next_run
-from bot.store import Store
+from bot.storage.sqlite import SqliteStorage
 from tests.fakeslack import validate_blocks
 from tests.stories import distinct_titles
 
@@ -228,7 +230,7 @@ def test_tokyo_0900_digest_covers_articles_seen_before_it(make_config, tmp_path,
     serve(1)
     poll(config_dir, tmp_path / "data", Clock(nine - timedelta(minutes=1)))
     config = load_config(config_dir)
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     out = __import__("io").StringIO()
     sub = config.bot.subscriptions[0]
     outcome = run_subscription(
@@ -242,7 +244,7 @@ def test_tokyo_0900_digest_covers_articles_seen_before_it(make_config, tmp_path,
     store.close()
     serve(2)
     poll(config_dir, tmp_path / "data", Clock(nine + timedelta(minutes=1)), force=True)
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     out2 = __import__("io").StringIO()
     outcome = run_subscription(
         config,
@@ -260,7 +262,7 @@ def test_tokyo_0900_digest_covers_articles_seen_before_it(make_config, tmp_path,
 
 def _grouped_naively(items: list[DigestItem]) -> list[tuple[int, tuple[int, ...]]]:
     """The definition: each item joins the first story whose lead is close and similar."""
-    from bot.digest import NEAR_DUPLICATE_SIMILARITY, NEAR_DUPLICATE_WINDOW
+    from bot.digest.stories import NEAR_DUPLICATE_SIMILARITY, NEAR_DUPLICATE_WINDOW
 
     ordered = sorted(items, key=lambda i: (-i.score, -i.published.timestamp(), i.article_id))
     stories: list[list[DigestItem]] = []

@@ -11,6 +11,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.match import Matcher, load_keywords
 from bot.match.model import LinearModel, features, text_features
+from bot.models import GroupScore
 from tests.conftest import ROOT
 
 
@@ -84,6 +85,7 @@ def test_train_model_writes_a_file_the_matcher_uses(tmp_path: Path, run_bot):
     assert 0 <= model_reason.score <= 10 and model_reason.terms
     # a stored match is decided again the same way, the model's score included
     rule = keywords.rule(None)
-    assert matcher.decide(rule, result_m.reasons_json())[0] == result_m.flagged
+    stored = [GroupScore.from_json(r) for r in result_m.reasons_json()]
+    assert matcher.decide(rule, stored)[0] == result_m.flagged
     # no technology: the model is not asked
     assert "model" not in {r.group for r in matcher.match("天気は晴れ", "").reasons}

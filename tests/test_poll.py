@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import load_config
 from bot.ingest.poll import Poller
-from bot.store import Store
+from bot.storage.sqlite import SqliteStorage
 from tests import feeds
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -31,7 +31,7 @@ class Clock:
 
 def poll(config_dir: Path, data_dir: Path, clock=None, force=False):
     config = load_config(config_dir)
-    store = Store(data_dir)
+    store = SqliteStorage(data_dir)
     try:
         poller = Poller(config, store, clock=clock or Clock(), rng=random.Random(1))
         outcomes = asyncio.run(poller.poll(force=force))
@@ -107,7 +107,7 @@ def test_every_format_and_encoding_is_stored(feed_server, make_config, tmp_path,
     rss20_links = {a.article.link for a in articles if a.article.feed == "rss20"}
     assert f"http://127.0.0.1:{feed_server.port}/japan-ai-guidelines" in rss20_links
     # the malformed feed's warning is kept on its health record, and shown by `feeds`
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     assert any("not well-formed" in w for w in store.feed_warnings("malformed"))
     store.close()
     shown = run_bot("--config", str(config), "--data-dir", str(tmp_path / "data"), "feeds").out
@@ -451,14 +451,16 @@ def test_polling_matches_new_articles_and_records_why(feed_server, make_config, 
     config = make_config([{"name": "news", "url": url, "language": "ja"}])
     outcomes, articles, _ = poll(config, tmp_path / "d")
     assert outcomes["news"].new == 3 and outcomes["news"].flagged == 1
-    by_title = {a.article.title: a.extra for a in articles}
-    hit = by_title["政府、半導体の研究拠点に補助金"]
-    assert hit["flagged"] == 1 and hit["score"] > 50
-    assert json.loads(hit["topics"]) == ["semiconductors"]
-    reasons = {r["group"]: r for r in json.loads(hit["reasons"])}
-    assert reasons["jpgov"]["terms"][0]["term"] == "政府"
-    assert by_title["大谷翔平、MVPに選出"]["flagged"] == 0
-    assert by_title["US expands chip export curbs on China"]["flagged"] == 0
+    by_title = {a.article.title: a for a in articles}
+    hit = by_title["政府、半導体の研究拠点に補助金"].match
+    assert hit is not None and hit.flagged and hit.score > 50
+    assert hit.topics == ("semiconductors",)
+    reasons = {r.group: r for r in hit.reasons}
+    assert reasons["jpgov"].terms[0].term == "政府"
+    assert by_title["政府、半導体の研究拠点に補助金"].matched_at is not None
+    assert not by_title["大谷翔平、MVPに選出"].flagged
+    assert by_title["大谷翔平、MVPに選出"].match is not None  # matched, and said no
+    assert not by_title["US expands chip export curbs on China"].flagged
 
 
 def test_first_poll_backlog_is_not_matched(feed_server, make_config, tmp_path):
@@ -480,9 +482,10 @@ def test_first_poll_backlog_is_not_matched(feed_server, make_config, tmp_path):
     by_title = {a.article.title: a for a in articles}
     assert (
         by_title["政府、AI戦略を改定"].backlog
-        and by_title["政府、AI戦略を改定"].extra["matched_at"] is None
+        and by_title["政府、AI戦略を改定"].matched_at is None
+        and by_title["政府、AI戦略を改定"].match is None
     )
-    assert by_title["政府、量子技術に予算"].extra["flagged"] == 1
+    assert by_title["政府、量子技術に予算"].flagged
 
 
 def test_ministry_feed_tag_upgrades_a_story_first_seen_elsewhere(
@@ -496,7 +499,7 @@ def test_ministry_feed_tag_upgrades_a_story_first_seen_elsewhere(
     )
     config = make_config([{"name": "wire", "url": wire}])
     _, articles, _ = poll(config, tmp_path / "d")
-    assert articles[0].extra["flagged"] == 0
+    assert not articles[0].flagged
     ministry = feed_server.route(
         "/meti.xml",
         body=policy_rss(
@@ -515,7 +518,7 @@ def test_ministry_feed_tag_upgrades_a_story_first_seen_elsewhere(
     outcomes, articles, _ = poll(config, tmp_path / "d", force=True)
     assert outcomes["meti"].new == 0  # the same story
     [story] = articles
-    assert story.extra["flagged"] == 1 and set(story.sources) == {"wire", "meti"}
+    assert story.flagged and set(story.sources) == {"wire", "meti"}
 
 
 def test_articles_cli_flagged_filter(feed_server, make_config, tmp_path, run_bot):

@@ -12,6 +12,8 @@ import pytest
 from bot.config import AdminSettings, load_config
 from bot.models import FeedState
 from bot.runtime.admin import find_problems, usual_gap
+from bot.settings import Settings
+from bot.storage import DeliveryFailure, SubscriptionStatus
 from tests.procs import free_port, http_get, listening, start, wait_for
 from tests.stories import distinct_titles, feed_of
 
@@ -102,7 +104,7 @@ def test_healthz_is_503_when_polls_stop_succeeding(feed_server, make_config, tmp
     url = feed_server.route("/dead.xml", status=500)
     config = load_config(make_config([{"name": "Dead", "url": url, "interval": "60s"}]))
     clock_now = [NOW]
-    service = Service(config, tmp_path / "data", clock=lambda: clock_now[0])
+    service = Service(config, Settings(data_dir=tmp_path / "data"), clock=lambda: clock_now[0])
 
     async def check() -> tuple[bool, dict[str, object]]:
         service.scheduler.start(paused=True)
@@ -114,7 +116,7 @@ def test_healthz_is_503_when_polls_stop_succeeding(feed_server, make_config, tmp
     ok, details = asyncio.run(check())
     assert ok, details  # just started: polls have not had time to succeed
     clock_now[0] = NOW + timedelta(hours=2)
-    service = Service(config, tmp_path / "data", clock=lambda: clock_now[0])
+    service = Service(config, Settings(data_dir=tmp_path / "data"), clock=lambda: clock_now[0])
     service.started = NOW
     ok, details = asyncio.run(check())
     assert not ok and details["polls_recent"] is False
@@ -259,10 +261,15 @@ def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():
     arrivals = {"Quiet": [now - timedelta(days=20, hours=h) for h in range(0, 60, 6)], "Busy": busy}
     normal = FeedState(name="Busy", url="u", config_url="u", last_new=now - timedelta(hours=1))
     deliveries = {
-        "jp": {
-            "last_error": {"code": "not_in_channel", "message": "invite the bot"},
-            "pending_digests": 2,
-        }
+        "jp": SubscriptionStatus(
+            started_at=now - timedelta(days=3),
+            last_delivered_at=None,
+            last_digest=None,
+            pending_digests=2,
+            pending_articles=5,
+            pending_messages=2,
+            last_error=DeliveryFailure("not_in_channel", "invite the bot", now),
+        )
     }
     problems = find_problems(
         [failing, fresh_failure, quiet, normal], arrivals, deliveries, settings, now=now
@@ -307,7 +314,7 @@ def test_service_start_catches_up_a_digest_missed_while_down(make_config, tmp_pa
     from zoneinfo import ZoneInfo
 
     from bot.runtime.service import Service
-    from bot.store import Store
+    from bot.storage.sqlite import SqliteStorage
 
     sub = {
         "name": "jp",
@@ -319,23 +326,23 @@ def test_service_start_catches_up_a_digest_missed_while_down(make_config, tmp_pa
     restarted = datetime(2026, 11, 24, 9, 20, tzinfo=ZoneInfo("Asia/Tokyo")).astimezone(UTC)
 
     def jobs() -> list[str]:
-        service = Service(config, tmp_path / "data", clock=lambda: restarted)
+        service = Service(config, Settings(data_dir=tmp_path / "data"), clock=lambda: restarted)
 
         async def scheduled() -> list[str]:
             service.schedule()
             ids = [job.id for job in service.scheduler.get_jobs()]
             service.deliverer.close()
-            service.store.close()
+            service.storage.close()
             return ids
 
         return asyncio.run(scheduled())
 
     assert "catch-up:jp" in jobs()
     # once a digest was delivered after 09:00, a restart sends nothing extra
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     store.ensure_subscription("jp@terminal", start=restarted - timedelta(days=2))
     digest_id = store.create_digest(
-        "jp@terminal", kind="digest", now=restarted, payloads=['{"terminal": "x"}'], article_ids=[]
+        "jp@terminal", kind="digest", now=restarted, payloads=[{"terminal": "x"}], article_ids=[]
     )
     store.finish_digest(
         "jp@terminal", digest_id, now=restarted - timedelta(minutes=15), channel_id=None

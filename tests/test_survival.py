@@ -25,7 +25,7 @@ import pytest
 from bot import errors
 from bot.config import load_config
 from bot.ingest.poll import PROCESS_POOL_MIN_FEEDS, Poller
-from bot.store import Store
+from bot.storage.sqlite import SqliteStorage
 from tests import feeds
 from tests.conftest import ROOT
 from tests.procs import alive, children, free_port, http_get, start, wait_for
@@ -259,8 +259,8 @@ def test_poll_below_the_pool_threshold_survives_the_same_bad_feeds(
         assert outcomes[name].error_kind == HOSTILE[name][3]
 
 
-def _poller(config_dir: Path, data_dir: Path, clock: Clock) -> tuple[Poller, Store]:
-    store = Store(data_dir)
+def _poller(config_dir: Path, data_dir: Path, clock: Clock) -> tuple[Poller, SqliteStorage]:
+    store = SqliteStorage(data_dir)
     return Poller(load_config(config_dir), store, clock=clock, keep_workers=True), store
 
 
@@ -376,7 +376,7 @@ def test_killing_a_poll_leaves_no_worker_behind(feed_server, make_config, tmp_pa
 
 
 def _stored_titles(data_dir: Path) -> set[str]:
-    store = Store(data_dir)
+    store = SqliteStorage(data_dir)
     try:
         return {a.article.title for a in store.articles()}
     finally:
@@ -515,7 +515,7 @@ def test_credentials_in_a_feed_url_are_never_shown(feed_server, make_config, tmp
     assert polled.code == 0, polled.err
     assert "moved permanently" in polled.out
     shown = run_bot(*args, "feeds").out + run_bot(*args, "feeds", "--json").out
-    store = Store(tmp_path / "d")
+    store = SqliteStorage(tmp_path / "d")
     warnings = store.feed_warnings("private")
     state = store.all_feeds()[0]
     store.close()

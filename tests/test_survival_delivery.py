@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AdminSettings
-from bot.digest import DigestItem, alert_digest
+from bot.digest.blocks import alert_digest
+from bot.digest.stories import DigestItem
 from bot.runtime.admin import find_problems
 from bot.runtime.logs import register_secrets, scrub
 from bot.runtime.service import CycleRecord, ingestion_healthy
-from bot.store import DB_FILE, Store
+from bot.storage.sqlite import DB_FILE, SqliteStorage
 from tests import feeds
 from tests.conftest import ROOT
 from tests.fakeslack import Failure
@@ -69,7 +70,7 @@ def test_a_refused_digest_is_parked_and_its_articles_go_into_the_next(
     assert parked["status"] == "parked" and parked["failures"] == 2 and parked["articles"] == 0
     # the admin hears of it, with what to do
     problems = find_problems(
-        [], {}, {}, AdminSettings(), now=NOW, parked=Store(tmp_path / "data").outbox()
+        [], {}, {}, AdminSettings(), now=NOW, parked=SqliteStorage(tmp_path / "data").outbox()
     )
     assert any("outbox retry" in p.text and "invalid_blocks" in p.text for p in problems)
     # nothing is left to re-render; dropping it clears it from the list of problems
@@ -358,7 +359,7 @@ def test_sigterm_during_a_rate_limit_wait_stops_at_once(
     finally:
         if proc.poll() is None:
             proc.kill()
-    store = Store(tmp_path / "data")
+    store = SqliteStorage(tmp_path / "data")
     pending = [d for d in store.outbox() if d.status == "pending"]
     store.close()
     assert len(pending) == 1  # not lost: it goes out on the next run

@@ -19,12 +19,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any, cast
 
+from bot.app.delivery import run_subscription
 from bot.app.starter import default_file
 from bot.config import load_config
-from bot.deliver import Terminal, run_subscription
+from bot.delivery.destination import Terminal
 from bot.ingest.poll import Poller
 from bot.match import Matcher
-from bot.store import Store
+from bot.storage.sqlite import SqliteStorage
 
 SAMPLES = {
     # path: (file, content type, encoding the bytes are served in)
@@ -100,7 +101,7 @@ def run(out: IO[str] = sys.stdout) -> int:
     with tempfile.TemporaryDirectory(prefix="bot-demo-") as tmp:
         _write_config(Path(tmp) / "config", base)
         config = load_config(Path(tmp) / "config")
-        store = Store(Path(tmp) / "data")
+        store = SqliteStorage(Path(tmp) / "data")
         try:
             out.write(f"Serving 3 sample feeds on {base}/ and polling them...\n\n")
             # One feed after the other, so the demo shows the same thing every time (the
@@ -111,8 +112,8 @@ def run(out: IO[str] = sys.stdout) -> int:
                 notes = "".join(f"; {w}" for w in o.warnings)
                 out.write(f"  {o.feed:<28} {o.new} new, {o.flagged} flagged{notes}\n")
             out.write("\nWhat the matcher decided, and why:\n")
-            for item in sorted(store.articles(), key=lambda a: -(a.extra.get("score") or 0)):
-                mark = "FLAG" if item.extra.get("flagged") else "skip"
+            for item in sorted(store.articles(), key=lambda a: -(a.match.score if a.match else 0)):
+                mark = "FLAG" if item.flagged else "skip"
                 also = f" (also in {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
                 out.write(f"  [{mark}] {item.article.title}{also}\n")
             out.write("\nThe digest a subscriber would get (with SLACK_BOT_TOKEN: in Slack):\n\n")

@@ -1,12 +1,17 @@
 """One poll cycle: fetch -> parse -> match -> store, for every feed, concurrently.
 
     for each due feed, at most N at once (and M per host):
+        claim it (replicas on one database: the first to claim a due feed polls it)
         result = fetch(url, validators)         # 304 -> done, nothing parsed
         if hash(body) == stored hash: done      # servers without validators
         articles = parse(body) in a worker process (feedparser is CPU-bound)
         matches  = match(articles) in the same worker (not the backlog of a first poll)
-        store(articles, matches)                # new / edited / seen, backlog on first poll
+        store(articles, decide)                 # identity.decide: new / edited / seen,
+                                                # backlog on first poll; one transaction
         save validators and health              # only after the batch is stored
+
+Storage calls run in threads (asyncio.to_thread): a database across a network never stalls
+the fetches of other feeds.
 
 Failures are recorded on the feed (kind, message, consecutive count) and the feed is
 retried later with exponential backoff and jitter, or after the server's Retry-After.
@@ -19,11 +24,13 @@ import hashlib
 import logging
 import os
 import random
+import socket
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -31,17 +38,22 @@ from bot.config import Config, FeedConfig
 from bot.errors import FeedError, StorageError
 from bot.ingest.canonical import redact_url
 from bot.ingest.fetch import Fetcher
+from bot.ingest.identity import decide
 from bot.ingest.parse import parse_feed
 from bot.ingest.workers import JobFailed, JobOutcome, WorkerPool, run_job
-from bot.match import KeywordSet, Matcher, MatchRecord
-from bot.models import FetchResult, ParsedFeed
-from bot.store import Store
+from bot.match import KeywordSet, Matcher
+from bot.models import FetchResult, Match, ParsedFeed
+from bot.storage import Storage
 
 log = logging.getLogger("bot.ingest.poll")
 
 #: below this many feeds, worker processes cost more to start than they save
 PROCESS_POOL_MIN_FEEDS = 8
 BACKOFF_JITTER = (0.8, 1.2)
+#: a feed due this much later is polled now: interval jobs are jittered, and a feed must not
+#: wait a whole interval more because its job ran a few seconds early
+DUE_TOLERANCE = timedelta(seconds=90)
+T = TypeVar("T")
 
 OutcomeStatus = Literal["ok", "unchanged", "not_modified", "error", "skipped"]
 
@@ -102,7 +114,7 @@ def parse_and_match(
     now: datetime,
     match_since: datetime | None,
     matcher: Matcher | None = None,
-) -> tuple[ParsedFeed, dict[str, MatchRecord]]:
+) -> tuple[ParsedFeed, dict[str, Match]]:
     """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker.
     ``matcher`` is None in worker processes, which use the one built by their initializer.
     Entries older than ``match_since`` (the backlog of a first poll) are not matched."""
@@ -135,16 +147,22 @@ class Poller:
     def __init__(
         self,
         config: Config,
-        store: Store,
+        storage: Storage,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         keep_workers: bool = False,
+        due_only: bool = False,
+        owner: str | None = None,
         progress: Callable[[FeedOutcome], None] | None = None,
     ) -> None:
         self.config = config
-        self.store = store
+        self.storage = storage
+        #: the service polls a feed only when it is due (several replicas may share the
+        #: database: the first to claim a due feed polls it, the others skip it)
+        self.due_only = due_only
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.transport = transport
         self.clock = clock
         self.rng = rng or random.Random()
@@ -224,13 +242,45 @@ class Poller:
             self.progress(outcome)
         return outcome
 
+    async def _db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """A storage call off the event loop (a database across a network must never stall
+        fetching)."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
     async def _poll_one(
         self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
     ) -> FeedOutcome:
-        state = self.store.feed_state(feed.name, feed.url)
         now = self.clock()
+        claim = f"poll:{feed.name}"
+        if self.storage.shared and not await self._db(
+            self.storage.acquire_lease, claim, self.owner, now=now, ttl=self._claim_ttl()
+        ):
+            return FeedOutcome(feed.name, "skipped", error_message="another replica polls it")
+        try:
+            return await self._poll_claimed(fetcher, pool, feed, force, now)
+        finally:
+            if self.storage.shared:
+                await self._db(self.storage.release_lease, claim, self.owner)
+
+    def _claim_ttl(self) -> timedelta:
+        """Long enough for one fetch and parse; a replica that dies frees its feeds then."""
+        fetch, poll = self.config.bot.fetch, self.config.bot.poll
+        return timedelta(seconds=fetch.deadline + poll.parse_timeout + 60)
+
+    async def _poll_claimed(
+        self,
+        fetcher: Fetcher,
+        pool: WorkerPool | None,
+        feed: FeedConfig,
+        force: bool,
+        now: datetime,
+    ) -> FeedOutcome:
+        state = await self._db(self.storage.feed_state, feed.name, feed.url)
         if not force and state.not_before and state.not_before > now:
             return FeedOutcome(feed.name, "skipped", next_poll=state.not_before)
+        if self.due_only and state.next_poll and state.next_poll > now + DUE_TOLERANCE:
+            # polled this interval already (by this replica or another)
+            return FeedOutcome(feed.name, "skipped", next_poll=state.next_poll)
         try:
             result = await fetcher.fetch(
                 state.url, etag=state.etag, last_modified=state.last_modified, now=now
@@ -244,14 +294,14 @@ class Poller:
                 previous_hash=state.body_hash,
             )
         except FeedError as e:
-            return self._failed(feed, now, state.consecutive_failures + 1, e)
+            return await self._failed(feed, now, state.consecutive_failures + 1, e)
         except StorageError:
             raise
         except Exception as e:
             # A bug, not a feed problem: loud in the log (once), recorded on the feed, and
             # the other feeds carry on.
             self._log_bug(feed, f"{type(e).__name__}: {e}", traceback.format_exc())
-            return self._failed(
+            return await self._failed(
                 feed,
                 now,
                 state.consecutive_failures + 1,
@@ -281,7 +331,7 @@ class Poller:
         result: FetchResult,
         now: datetime,
         match_since: datetime | None,
-    ) -> tuple[ParsedFeed, dict[str, MatchRecord]]:
+    ) -> tuple[ParsedFeed, dict[str, Match]]:
         """Parse and match in a worker process (or a thread, for a one-shot poll of a few
         feeds); every failure of the job comes back as a FeedError of this feed."""
         job: dict[str, Any] = {
@@ -292,7 +342,7 @@ class Poller:
             "now": now,
             "match_since": match_since,
         }
-        outcome: JobOutcome[tuple[ParsedFeed, dict[str, MatchRecord]]]
+        outcome: JobOutcome[tuple[ParsedFeed, dict[str, Match]]]
         if pool is not None:
             outcome = await pool.run(parse_and_match, **job)
         else:
@@ -344,7 +394,8 @@ class Poller:
                 "(update feeds.yaml to silence this)"
             )
         if result.status == "not_modified":
-            self.store.record_success(
+            await self._db(
+                self.storage.record_success,
                 feed.name,
                 now=now,
                 next_poll=next_poll,
@@ -357,7 +408,8 @@ class Poller:
             return self._outcome(feed, "not_modified", next_poll, result, warnings=warnings)
         body_hash = hashlib.sha256(result.body).hexdigest()
         if body_hash == previous_hash:
-            self.store.record_success(
+            await self._db(
+                self.storage.record_success,
                 feed.name,
                 now=now,
                 next_poll=next_poll,
@@ -373,7 +425,8 @@ class Poller:
             pool, feed, result, now, now - backlog_window if first else None
         )
         warnings += parsed.warnings
-        stored = self.store.store_articles(
+        decider = partial(
+            decide,
             feed.name,
             parsed.articles,
             now=now,
@@ -381,7 +434,11 @@ class Poller:
             backlog_window=backlog_window,
             matches=matches,
         )
-        self.store.record_success(
+        stored = await self._db(
+            self.storage.store_batch, feed.name, parsed.articles, decider, now=now
+        )
+        await self._db(
+            self.storage.record_success,
             feed.name,
             now=now,
             next_poll=next_poll,
@@ -398,7 +455,7 @@ class Poller:
             feed.name,
             "ok",
             new_ids=stored.new,
-            flagged_ids=self.store.flagged_among(stored.new),
+            flagged_ids=await self._db(self.storage.flagged_among, stored.new),
             backlog=stored.backlog,
             edited=len(stored.edited),
             seen=stored.unchanged,
@@ -453,7 +510,7 @@ class Poller:
             warnings=tuple(warnings),
         )
 
-    def _failed(
+    async def _failed(
         self, feed: FeedConfig, now: datetime, failures: int, error: FeedError
     ) -> FeedOutcome:
         settings = self.config.bot.poll
@@ -464,8 +521,13 @@ class Poller:
             # Retry-After cannot silence a feed for a year).
             delay = min(retry_after, self.config.bot.fetch.max_server_delay)
         next_poll = now + timedelta(seconds=delay)
-        self.store.record_failure(
-            feed.name, now=now, kind=error.kind, message=error.message, next_poll=next_poll
+        await self._db(
+            self.storage.record_failure,
+            feed.name,
+            now=now,
+            kind=error.kind,
+            message=error.message,
+            next_poll=next_poll,
         )
         log.warning(
             "feed %s failed (%s, %d in a row): %s; retrying at %s",

@@ -6,6 +6,6 @@ term in one Aho-Corasick pass and scores the groups.
 """
 
 from bot.match.keywords import KeywordSet, load_keywords
-from bot.match.matcher import Matcher, MatchRecord, MatchResult
+from bot.match.matcher import Matcher, MatchResult
 
-__all__ = ["KeywordSet", "MatchRecord", "MatchResult", "Matcher", "load_keywords"]
+__all__ = ["KeywordSet", "MatchResult", "Matcher", "load_keywords"]

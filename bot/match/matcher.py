@@ -14,11 +14,10 @@ decision    = the rule over present groups;  score 0-100 = the rule's fuzzy stre
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +27,13 @@ from bot.match.keywords import MODEL_GROUP, KeywordSet
 from bot.match.model import SCORE_SCALE, features
 from bot.match.normalize import fold, normalize
 from bot.match.rules import Compiled, Node, compile_rule, rule_score, trace
+from bot.models import GroupScore, Match, TermScore
 
 
 @dataclass(frozen=True)
 class TermHit:
     term: str
-    where: str  # title, lede, body, tail, feed
+    where: str  # title, lede, body, tail, feed, model
     count: int
     contribution: float
 
@@ -47,33 +47,14 @@ class GroupReason:
     present: bool
     terms: tuple[TermHit, ...]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "kind": self.kind,
-            "score": round(self.score, 2),
-            "present": self.present,
-            "terms": [
-                {
-                    "term": t.term,
-                    "where": t.where,
-                    "count": t.count,
-                    "contribution": round(t.contribution, 2),
-                }
-                for t in self.terms
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class MatchRecord:
-    """A match as stored: compact and cheap to send back from a worker process (the reasons
-    are already JSON text)."""
-
-    flagged: bool
-    score: int
-    topics_json: str
-    reasons_json: str
+    def record(self) -> GroupScore:
+        return GroupScore(
+            self.group,
+            self.kind,
+            self.score,
+            self.present,
+            tuple(TermScore(t.term, t.where, t.count, t.contribution) for t in self.terms),
+        )
 
 
 @dataclass(frozen=True)
@@ -86,37 +67,36 @@ class MatchResult:
     trace: tuple[tuple[str, bool, str], ...] = ()
 
     def reasons_json(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in self.reasons]
+        return [r.record().to_json() for r in self.reasons]
 
-    def record(self) -> MatchRecord:
-        return MatchRecord(
+    def record(self) -> Match:
+        """The decision as it is stored with the article."""
+        return Match(
             flagged=self.flagged,
             score=self.score,
-            topics_json=json.dumps(list(self.topics)),
-            reasons_json=json.dumps(self.reasons_json(), ensure_ascii=False, separators=(",", ":")),
+            topics=self.topics,
+            reasons=tuple(r.record() for r in self.reasons),
         )
 
     def short_reasons(self, limit: int = 3) -> str:
         """``jpgov: METI, 政府 · policy: subsidy · semiconductors: Rapidus`` for digests."""
-        return short_reasons(self.reasons_json(), limit)
+        return short_reasons(self.record().reasons, limit)
 
 
-def short_reasons(reasons: list[dict[str, Any]], limit: int = 3) -> str:
-    """The reasons (as stored JSON) in one short line: present groups and their terms."""
+def short_reasons(reasons: Sequence[GroupScore], limit: int = 3) -> str:
+    """The reasons in one short line: present groups and their terms."""
     parts = []
     shown: set[str] = set()
     for reason in reasons:
-        if not reason.get("present") or reason.get("kind") == "foreign":
+        if not reason.present or reason.kind == "foreign":
             continue
-        if reason.get("group") == MODEL_GROUP:
-            parts.append(f"learned model {float(reason['score']) / SCORE_SCALE:.2f}")
+        if reason.group == MODEL_GROUP:
+            parts.append(f"learned model {reason.score / SCORE_SCALE:.2f}")
             continue
-        names = [
-            t["term"].rstrip("*") for t in reason.get("terms", []) if t.get("where") != "feed"
-        ][:limit]
+        names = [t.term.rstrip("*") for t in reason.terms if t.where != "feed"][:limit]
         # A group that includes another (japan includes jpgov) would repeat its terms.
         if names and not set(names) <= shown:
-            parts.append(f"{reason['group']}: {', '.join(names)}")
+            parts.append(f"{reason.group}: {', '.join(names)}")
             shown.update(names)
     return " · ".join(parts)
 
@@ -376,11 +356,11 @@ class Matcher:
             cached = self._compiled[id(rule)] = (rule, compile_rule(rule, self.keywords.rules))
         return cached[1]
 
-    def decide(self, rule: Node, reasons: list[dict[str, Any]]) -> tuple[bool, int]:
-        """Apply ``rule`` to a stored match (its reasons JSON) without matching the text
-        again: a subscription's own rule over the same group scores."""
-        scores = {r["group"]: float(r["score"]) for r in reasons}
-        present = {r["group"]: bool(r["present"]) for r in reasons}
+    def decide(self, rule: Node, reasons: Sequence[GroupScore]) -> tuple[bool, int]:
+        """Apply ``rule`` to a stored match without matching the text again: a
+        subscription's own rule over the same group scores."""
+        scores = {r.group: r.score for r in reasons}
+        present = {r.group: r.present for r in reasons}
         scale = self.keywords.settings.strength_scale
         strengths = {g: 1 - math.exp(-v / scale) for g, v in scores.items()}
         decision, strength = self._compiled_rule(rule)(present, scores, strengths)

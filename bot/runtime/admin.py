@@ -13,13 +13,12 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.config import AdminSettings, Config
-from bot.deliver import Destination
+from bot.delivery.destination import Destination
 from bot.errors import BUG_KINDS, DeliveryError
 from bot.models import FeedState
-from bot.store import OutboxDigest, Store
+from bot.storage import OutboxDigest, Storage, SubscriptionStatus
 
 log = logging.getLogger("bot.runtime.admin")
 MIN_ARRIVALS = 5
@@ -43,7 +42,7 @@ def usual_gap(arrivals: Sequence[datetime]) -> timedelta | None:
 def find_problems(
     feeds: Sequence[FeedState],
     arrivals: Mapping[str, Sequence[datetime]],
-    deliveries: Mapping[str, dict[str, Any]],
+    deliveries: Mapping[str, SubscriptionStatus],
     settings: AdminSettings,
     *,
     now: datetime,
@@ -103,38 +102,38 @@ def find_problems(
                 )
             )
     for name, status in deliveries.items():
-        error = status.get("last_error")
-        if error and status.get("pending_digests"):
+        error = status.last_error
+        if error and status.pending_digests:
             problems.append(
                 Problem(
-                    f"delivery:{name}:{error['code']}",
-                    f"Delivery for subscription *{name}* is failing: {error['message']} "
-                    f"({status['pending_digests']} digest(s) waiting)",
+                    f"delivery:{name}:{error.code}",
+                    f"Delivery for subscription *{name}* is failing: {error.message} "
+                    f"({status.pending_digests} digest(s) waiting)",
                 )
             )
     return problems
 
 
 def report(
-    config: Config, store: Store, destination: Destination | None, *, now: datetime
+    config: Config, storage: Storage, destination: Destination | None, *, now: datetime
 ) -> list[Problem]:
     """Send the problems not reported recently; returns what was sent (or logged)."""
     settings = config.bot.admin
     if settings is None:
         return []
-    feeds = [store.feed_state(f.name, f.url) for f in config.feeds if f.enabled]
-    arrivals = {f.name: store.arrival_times(f.name) for f in feeds}
+    feeds = [storage.feed_state(f.name, f.url) for f in config.feeds if f.enabled]
+    arrivals = {f.name: storage.arrival_times(f.name) for f in feeds}
     deliveries = {
         s.name: status
         for s in config.bot.subscriptions
-        if (status := store.subscription_status(s.name)) is not None
+        if (status := storage.subscription_status(s.name)) is not None
     }
     repeat = timedelta(seconds=settings.repeat_after)
-    parked = [d for d in store.outbox() if d.status == "parked"]
+    parked = [d for d in storage.outbox() if d.status == "parked"]
     due = [
         p
         for p in find_problems(feeds, arrivals, deliveries, settings, now=now, parked=parked)
-        if store.notice_due(p.key, now=now, repeat_after=repeat)
+        if storage.notice_due(p.key, now=now, repeat_after=repeat)
     ]
     if not due:
         return []
@@ -152,5 +151,5 @@ def report(
             log.error("cannot send the admin report: %s", e)
             return []
     for problem in due:
-        store.record_notice(problem.key, now=now)
+        storage.record_notice(problem.key, now=now)
     return due

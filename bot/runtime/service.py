@@ -20,37 +20,40 @@ mid-write), then stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.config import Config, FeedConfig, SubscriptionConfig
-from bot.deliver import (
-    Destination,
+from bot.app.delivery import (
     SubscriptionOutcome,
     destination_for,
     ledger_key,
     run_subscription,
 )
+from bot.config import Config, FeedConfig, SubscriptionConfig
+from bot.delivery.destination import Destination
 from bot.errors import BUG_KINDS, StorageError
 from bot.ingest.poll import FeedOutcome, Poller
 from bot.match import Matcher
 from bot.runtime import admin as admin_reports
 from bot.runtime.health import HealthServer, Metrics
 from bot.runtime.schedule import cron_trigger, missed
-from bot.store import Store
+from bot.settings import Settings
+from bot.storage import Storage, open_storage
 
 log = logging.getLogger("bot.runtime.service")
 T = TypeVar("T")
@@ -110,40 +113,49 @@ def record_delivery(metrics: Metrics, outcome: SubscriptionOutcome) -> None:
 
 
 class Deliverer:
-    """Runs deliveries on one thread that owns its own Store."""
+    """Runs deliveries on one thread (Slack's client blocks). On a database shared by
+    replicas, a subscription's delivery is claimed first: one replica at a time sends its
+    digests (a replica that dies leaves a claim that expires, and the next one resumes the
+    outbox without repeating a message: it finds what was sent by its metadata)."""
 
     def __init__(
-        self, config: Config, data_dir: Path, metrics: Metrics, clock: Callable[[], datetime]
+        self,
+        config: Config,
+        settings: Settings,
+        storage: Storage,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+        owner: str,
     ) -> None:
         self.config = config
-        self.data_dir = data_dir
+        self.settings = settings
+        self.storage = storage
         self.metrics = metrics
         self.clock = clock
+        self.owner = owner
         self.matcher = Matcher(config.keywords)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="delivery")
-        self._store: Store | None = None
         #: set at shutdown: Slack retry waits end at once (the digest stays pending)
         self.stop = threading.Event()
 
-    @property
-    def store(self) -> Store:
-        if self._store is None:  # created on the delivery thread, used only there
-            self._store = Store(self.data_dir)
-        return self._store
-
     def destination(self, sub: SubscriptionConfig) -> Destination:
-        return destination_for(self.config, sub, stop=self.stop)
+        return destination_for(self.config, self.settings, sub, stop=self.stop)
 
-    def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome:
-        outcome = run_subscription(
-            self.config,
-            self.store,
-            self.matcher,
-            sub,
-            self.destination(sub),
-            clock=self.clock,
-            digest=digest,
-        )
+    def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome | None:
+        """Deliver one subscription; None if another replica is delivering it now."""
+        destination = self.destination(sub)
+        with claimed(self.storage, f"deliver:{ledger_key(sub, destination)}", self) as mine:
+            if not mine:
+                return None
+            outcome = run_subscription(
+                self.config,
+                self.storage,
+                self.matcher,
+                sub,
+                destination,
+                clock=self.clock,
+                digest=digest,
+            )
         record_delivery(self.metrics, outcome)
         return outcome
 
@@ -154,51 +166,70 @@ class Deliverer:
         probe = SubscriptionConfig(
             name="admin", channel=settings.channel, webhook_env=settings.webhook_env
         )
-        admin_reports.report(self.config, self.store, self.destination(probe), now=self.clock())
+        with claimed(self.storage, "admin", self) as mine:
+            if mine:
+                admin_reports.report(
+                    self.config, self.storage, self.destination(probe), now=self.clock()
+                )
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
 
     def close(self) -> None:
-        self.executor.submit(self._close_store).result()
         self.executor.shutdown(wait=True)
 
-    def _close_store(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+
+#: how long a replica's claim on a subscription's delivery lasts (renewed by each run)
+DELIVERY_CLAIM = timedelta(minutes=10)
+
+
+@contextlib.contextmanager
+def claimed(storage: Storage, name: str, deliverer: Deliverer) -> Iterator[bool]:
+    """Hold the lease ``name`` while delivering (always, on a database of one process)."""
+    if not storage.shared:
+        yield True
+        return
+    mine = storage.acquire_lease(name, deliverer.owner, now=deliverer.clock(), ttl=DELIVERY_CLAIM)
+    try:
+        yield mine
+    finally:
+        if mine:
+            storage.release_lease(name, deliverer.owner)
 
 
 class Service:
     def __init__(
         self,
         config: Config,
-        data_dir: Path,
+        settings: Settings,
         *,
-        health_host: str | None = None,
-        health_port: int | None = None,
+        storage: Storage | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
-        self.data_dir = data_dir
+        self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
-        self.store = Store(data_dir)
-        self.poller = Poller(config, self.store, clock=clock, keep_workers=True)
-        self.deliverer = Deliverer(config, data_dir, self.metrics, clock)
+        self.storage = storage or open_storage(settings.data_dir, settings.database_url)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.poller = Poller(
+            config, self.storage, clock=clock, keep_workers=True, due_only=True, owner=self.owner
+        )
+        self.deliverer = Deliverer(config, settings, self.storage, self.metrics, clock, self.owner)
         self.scheduler = AsyncIOScheduler(timezone=config.bot.timezone)
-        self.health_host = health_host or config.bot.http.host
-        self.health_port = health_port if health_port is not None else config.bot.http.port
+        self.health_host = settings.health_host or config.bot.http.host
+        self.health_port = (
+            settings.health_port if settings.health_port is not None else config.bot.http.port
+        )
         self.health: HealthServer | None = None
         self.started = clock()
         self.stopping = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
         self.cycles: deque[CycleRecord] = deque(maxlen=1000)
-        # The health probe writes to the database: on its own thread and connection, so a
-        # locked or slow database never stalls the event loop (and polling).
+        # The health probe writes to the database: on its own thread, so a locked or slow
+        # database never stalls the event loop (and polling).
         self._health_executor = ThreadPoolExecutor(1, thread_name_prefix="health")
-        self._health_store: Store | None = None
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -248,7 +279,7 @@ class Service:
     def _digest_job(self, sub: SubscriptionConfig) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
             outcome = await self.deliverer.call(self.deliverer.run, sub, digest=True)
-            if outcome.error is not None:
+            if outcome is not None and outcome.error is not None:
                 log.error("digest for %s not delivered: %s", sub.name, outcome.error)
 
         return job
@@ -301,7 +332,7 @@ class Service:
             sub.schedule,
             self.config.timezone_of(sub),
             now=now,
-            last_delivered=self.store.last_delivered(key),
+            last_delivered=self.storage.last_delivered(key),
             grace=timedelta(seconds=DIGEST_MISFIRE_GRACE),
         )
         if due is not None:
@@ -320,12 +351,13 @@ class Service:
 
     def _probe_storage(self, now: datetime) -> tuple[datetime | None, str | None]:
         """On the health thread: the last successful poll, and whether a write succeeds."""
-        if self._health_store is None:
-            self._health_store = Store(self.data_dir, busy_timeout=HEALTH_BUSY_TIMEOUT)
-        successes = [s.last_success for s in self._health_store.all_feeds() if s.last_success]
+        try:
+            successes = [s.last_success for s in self.storage.all_feeds() if s.last_success]
+        except StorageError as e:
+            return None, str(e)
         last = max(successes) if successes else None
         try:
-            self._health_store.heartbeat(now)
+            self.storage.heartbeat(now)
         except StorageError as e:
             return last, str(e)
         return last, None
@@ -366,11 +398,6 @@ class Service:
         return alive and recent and writable and ingesting, details
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def _close_health_store(self) -> None:
-        if self._health_store is not None:
-            self._health_store.close()
-            self._health_store = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -415,29 +442,29 @@ class Service:
             await self.health.stop()
         self.poller.close()
         self.deliverer.close()
-        self._health_executor.submit(self._close_health_store).result()
         self._health_executor.shutdown(wait=True)
-        self.store.close()
+        self.storage.close()
         log.info("stopped", extra={"event": "stopped"})
 
 
 async def run_once(
-    config: Config, data_dir: Path, *, progress: Callable[[FeedOutcome], None] | None = None
+    config: Config,
+    settings: Settings,
+    *,
+    progress: Callable[[FeedOutcome], None] | None = None,
 ) -> tuple[list[FeedOutcome], list[SubscriptionOutcome]]:
     """Poll every feed once, then deliver every subscription's digest as if due."""
-    store = Store(data_dir)
+    storage = open_storage(settings.data_dir, settings.database_url)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    deliverer = Deliverer(config, settings, storage, Metrics(), utcnow, owner)
     try:
-        poller = Poller(config, store, progress=progress)
-        outcomes = await poller.poll()
-    finally:
-        store.close()
-    metrics = Metrics()
-    deliverer = Deliverer(config, data_dir, metrics, utcnow)
-    try:
+        outcomes = await Poller(config, storage, progress=progress, owner=owner).poll()
         deliveries = [
-            await deliverer.call(deliverer.run, sub, digest=True)
+            outcome
             for sub in config.bot.subscriptions
+            if (outcome := await deliverer.call(deliverer.run, sub, digest=True)) is not None
         ]
     finally:
         deliverer.close()
+        storage.close()
     return outcomes, deliveries

@@ -18,76 +18,24 @@ everything that is mrkdwn (fallback text, context) is escaped for & < >.
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from bot.digest.stories import DigestItem, Story, group_stories
+from bot.digest.text import MAX_SUMMARY_CHARS, MAX_WHY_CHARS, local_time, render_text
 from bot.text import truncate
 
 MAX_BLOCKS = 45
 MAX_MESSAGE_CHARS = 11_000
 MAX_HEADER_CHARS = 150
 MAX_TITLE_CHARS = 250
-MAX_SUMMARY_CHARS = 240
-MAX_WHY_CHARS = 160
 COMPACT_PER_BLOCK = 15
-NEAR_DUPLICATE_WINDOW = timedelta(days=3)
-NEAR_DUPLICATE_SIMILARITY = 0.55
 OTHER_TOPICS = "other"
 EVENT_TYPE = "jp_techpolicy_digest"
-
-_SOURCE_AFFIXES = re.compile(
-    r"^\s*(【[^】]{1,12}】|\[[^\]]{1,12}\])\s*|\s*[-–—|｜:]\s*[^-–—|｜:]{1,40}$|\s*[（(][^（()）]{1,12}[)）]\s*$"
-)
-_NOT_WORD = re.compile(r"[\W_]+")
-
-
-@dataclass(frozen=True)
-class DigestItem:
-    """One flagged article, as the digest needs it."""
-
-    article_id: int
-    title: str
-    link: str
-    summary: str
-    source: str
-    published: datetime
-    score: int
-    topics: tuple[str, ...]
-    why: str = ""
-    #: other feeds that carried the same link: (feed name, link)
-    also: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class Story:
-    lead: DigestItem
-    others: tuple[DigestItem, ...] = ()
-
-    @property
-    def article_ids(self) -> tuple[int, ...]:
-        return (self.lead.article_id, *(o.article_id for o in self.others))
-
-    @property
-    def sources(self) -> list[tuple[str, str]]:
-        seen = {self.lead.source}
-        out = []
-        for name, link in [
-            *self.lead.also,
-            *((o.source, o.link) for o in self.others),
-            *(a for o in self.others for a in o.also),
-        ]:
-            if name not in seen:
-                seen.add(name)
-                out.append((name, link))
-        return out
 
 
 @dataclass(frozen=True)
@@ -109,70 +57,6 @@ class Digest:
     text: str
     kind: str = "digest"
     article_ids: tuple[int, ...] = field(default=())
-
-
-# -- stories -----------------------------------------------------------------------------
-
-
-def _title_key(title: str) -> str:
-    title = unicodedata.normalize("NFKC", title)
-    for _ in range(2):
-        title = _SOURCE_AFFIXES.sub("", title)
-    return _NOT_WORD.sub("", title.casefold())
-
-
-def _bigrams(key: str) -> set[str]:
-    return {key[i : i + 2] for i in range(len(key) - 1)} or {key}
-
-
-def similarity(a: str, b: str) -> float:
-    """Jaccard similarity of character bigrams of the titles without source affixes
-    ("【速報】", "- Reuters", "（共同）"). Bigrams work for Japanese and English alike."""
-    ka, kb = _title_key(a), _title_key(b)
-    if not ka or not kb:
-        return 0.0
-    if ka == kb:
-        return 1.0
-    x, y = _bigrams(ka), _bigrams(kb)
-    return len(x & y) / len(x | y)
-
-
-def group_stories(items: Sequence[DigestItem]) -> list[Story]:
-    """Merge near-duplicate titles published within a few days; the best-scored leads.
-
-    Each item joins the first story (in order) whose lead is close in time and similar
-    enough, else starts its own. Comparing every item with every story is quadratic (4,000
-    stories took six minutes); instead candidates come from an index of the leads'
-    bigrams, with prefix filtering: two sets with Jaccard similarity >= t always share one
-    of their ``n - ceil(t*n) + 1`` rarest elements, so only those are indexed and looked
-    up. The result is the same as the full comparison."""
-    ordered = sorted(items, key=lambda i: (-i.score, -i.published.timestamp(), i.article_id))
-    keys = [_title_key(item.title) for item in ordered]
-    grams = [_bigrams(key) if key else set() for key in keys]
-    rarity = Counter(g for item_grams in grams for g in item_grams)
-    stories: list[list[DigestItem]] = []
-    lead_grams: list[set[str]] = []
-    index: dict[str, list[int]] = {}
-    for item, key, mine in zip(ordered, keys, grams, strict=True):
-        chosen = None
-        prefix: list[str] = []
-        if key:
-            rarest = sorted(mine, key=lambda g: (rarity[g], g))
-            prefix = rarest[: len(rarest) - math.ceil(NEAR_DUPLICATE_SIMILARITY * len(rarest)) + 1]
-            for number in sorted({n for g in prefix for n in index.get(g, ())}):
-                lead, theirs = stories[number][0], lead_grams[number]
-                close = abs(item.published - lead.published) <= NEAR_DUPLICATE_WINDOW
-                if close and len(mine & theirs) / len(mine | theirs) >= NEAR_DUPLICATE_SIMILARITY:
-                    chosen = number
-                    break
-        if chosen is not None:
-            stories[chosen].append(item)
-            continue
-        stories.append([item])
-        lead_grams.append(mine)
-        for g in prefix:
-            index.setdefault(g, []).append(len(stories) - 1)
-    return [Story(s[0], tuple(s[1:])) for s in stories]
 
 
 # -- formatting ----------------------------------------------------------------------------
@@ -205,10 +89,6 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
-def _local(when: datetime, tz: ZoneInfo) -> str:
-    return when.astimezone(tz).strftime("%m/%d %H:%M %Z")
-
-
 def _text(text: str, **style: bool) -> dict[str, Any]:
     element: dict[str, Any] = {"type": "text", "text": text}
     if style:
@@ -234,7 +114,9 @@ def story_block(story: Story, tz: ZoneInfo) -> dict[str, Any]:
     title = truncate(lead.title or lead.link or "(untitled)", MAX_TITLE_CHARS)
     elements = [
         _link(safe_url(lead.link), title, bold=True),
-        _text(f"\n{lead.source} · {_local(lead.published, tz)} · score {lead.score}", italic=True),
+        _text(
+            f"\n{lead.source} · {local_time(lead.published, tz)} · score {lead.score}", italic=True
+        ),
     ]
     if lead.summary:
         elements.append(_text("\n" + truncate(lead.summary, MAX_SUMMARY_CHARS)))
@@ -320,7 +202,7 @@ def build_digest(
     summary = f"{_plural(len(stories), 'story', 'stories')} from {_plural(len(sources), 'source')}"
     summary += f" · {counts}" if counts else ""
     if since is not None:
-        summary += f" · new since {_local(since, tz)}"
+        summary += f" · new since {local_time(since, tz)}"
     fallback = escape_mrkdwn(f"{title}: {summary}")
 
     units: list[list[dict[str, Any]]] = []
@@ -371,44 +253,6 @@ def build_digest(
     )
 
 
-def render_text(
-    title: str,
-    date: str,
-    summary: str,
-    shown: Sequence[Story],
-    rest: Sequence[Story],
-    by_topic: dict[str, list[Story]],
-    order: Sequence[str],
-    labels: dict[str, str],
-    tz: ZoneInfo,
-) -> str:
-    """The digest for a terminal: what a user without Slack credentials sees."""
-    lines = [f"=== {title} — {date}", summary, ""]
-    for topic in order:
-        lines.append(f"## {labels.get(topic, topic)} ({len(by_topic[topic])})")
-        for story in by_topic[topic]:
-            lead = story.lead
-            lines.append(f"* {lead.title}")
-            lines.append(f"  {lead.source} · {_local(lead.published, tz)} · score {lead.score}")
-            if lead.summary:
-                lines.append(f"  {truncate(lead.summary, MAX_SUMMARY_CHARS)}")
-            if lead.why:
-                lines.append(f"  why: {truncate(lead.why, MAX_WHY_CHARS)}")
-            lines.append(f"  {lead.link}")
-            if story.sources:
-                lines.append("  also: " + ", ".join(name for name, _ in story.sources))
-        lines.append("")
-    if rest:
-        lines.append(f"## More flagged stories ({len(rest)})")
-        lines += [
-            f"* {s.lead.title} ({s.lead.source}, score {s.lead.score}) {s.lead.link}" for s in rest
-        ]
-        lines.append("")
-    if not shown and not rest:
-        lines.append("No new flagged articles.")
-    return "\n".join(lines).rstrip() + "\n"
-
-
 def alert_digest(
     item: DigestItem, *, subscription: str, title: str, now: datetime, timezone: str
 ) -> Digest:
@@ -423,7 +267,7 @@ def alert_digest(
     text = escape_mrkdwn(f"{title} alert: {inert_mrkdwn(truncate(item.title, 200))}")
     rendered = (
         f"!!! {header}\n* {item.title}\n"
-        f"  {item.source} · {_local(item.published, tz)} · score {item.score}\n  {item.link}\n"
+        f"  {item.source} · {local_time(item.published, tz)} · score {item.score}\n  {item.link}\n"
     )
     return Digest(
         subscription=subscription,

@@ -1,0 +1,110 @@
+"""Typed records that cross the storage boundary (never rows, JSON text or connections)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.models import Article, Match
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing one feed's batch changed."""
+
+    new: tuple[int, ...] = ()
+    backlog: int = 0
+    edited: tuple[int, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as stored: its id, where else it was seen, and the matcher's decision."""
+
+    id: int
+    article: Article
+    first_seen: datetime
+    edited_at: datetime | None
+    backlog: bool
+    #: every feed that carried it, first seen first
+    sources: tuple[str, ...]
+    #: (feed, link) for every feed that carried it, first seen first
+    links: tuple[tuple[str, str], ...]
+    #: None until matched (the backlog of a first poll is never matched)
+    match: Match | None = None
+    matched_at: datetime | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return self.match is not None and self.match.flagged
+
+
+#: a message as the outbox keeps it: Slack's ``text`` and ``blocks``, or the ``terminal`` text
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    seq: int
+    payload: Message
+    channel_id: str | None
+    ts: str | None
+    sent: bool = False
+
+
+@dataclass(frozen=True)
+class PendingDigest:
+    id: int
+    subscription: str
+    kind: str
+    created_at: datetime
+    attempts: int
+    articles: int
+    messages: tuple[OutboxMessage, ...]
+
+
+@dataclass(frozen=True)
+class OutboxDigest:
+    """A digest in the outbox, as ``python -m bot outbox`` lists it."""
+
+    id: int
+    subscription: str
+    kind: str
+    status: str
+    created_at: datetime
+    attempts: int
+    failures: int
+    last_error: str | None
+    articles: int
+    messages_sent: int
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    id: int
+    kind: str
+    articles: int
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    code: str
+    message: str
+    at: datetime | None
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    """A subscription's ledger: since when it receives articles, what it got, what waits."""
+
+    started_at: datetime
+    last_delivered_at: datetime | None
+    last_digest: DigestSummary | None
+    pending_digests: int
+    pending_articles: int
+    pending_messages: int
+    last_error: DeliveryFailure | None
