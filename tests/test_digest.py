@@ -15,7 +15,7 @@ from bot.delivery.destination import Terminal
 from bot.digest.blocks import build_digest, escape_mrkdwn, safe_url
 from bot.digest.stories import DigestItem, group_stories, similarity
 from bot.match import Matcher
-from bot.runtime.schedule import cron_trigger, next_run
+from bot.runtime.schedule import cron_trigger, explain, next_run
 from bot.storage.sqlite import SqliteStorage
 from tests.fakeslack import validate_blocks
 from tests.stories import distinct_titles
@@ -192,9 +192,77 @@ def test_cron_reads_like_crontab(expression, after, expected):
     assert next_run(expression, "Asia/Tokyo", after) == expected
 
 
+def _days(expression: str, start: datetime, n: int = 7) -> list[str]:
+    fires, at = [], start
+    for _ in range(n):
+        at = next_run(expression, "Asia/Tokyo", at)
+        fires.append(at.strftime("%a %d"))
+    return fires
+
+
+# 2026-11-22 is a Sunday
+SUNDAY = datetime(2026, 11, 22, 0, tzinfo=TOKYO)
+
+
+@pytest.mark.parametrize(
+    ("expression", "days"),
+    [
+        # every day of the week, 0 to 6 and 0 to 7: both every day (once each)
+        ("0 9 * * 0-6", ["Sun 22", "Mon 23", "Tue 24", "Wed 25", "Thu 26", "Fri 27", "Sat 28"]),
+        ("0 9 * * 0-7", ["Sun 22", "Mon 23", "Tue 24", "Wed 25", "Thu 26", "Fri 27", "Sat 28"]),
+        # a step in the weekday field counts from Sunday: Sun, Tue, Thu, Sat
+        ("0 9 * * */2", ["Sun 22", "Tue 24", "Thu 26", "Sat 28", "Sun 29", "Tue 01", "Thu 03"]),
+        ("0 9 * * 1-5/2", ["Mon 23", "Wed 25", "Fri 27", "Mon 30", "Wed 02", "Fri 04", "Mon 07"]),
+        ("0 9 * * 6,0", ["Sun 22", "Sat 28", "Sun 29", "Sat 05", "Sun 06", "Sat 12", "Sun 13"]),
+        # day of month and day of week both restricted: either one fires (crontab(5))
+        ("0 9 1 * mon", ["Mon 23", "Mon 30", "Tue 01", "Mon 07", "Mon 14", "Mon 21", "Mon 28"]),
+        # only the day of month restricted: the weekday does not matter
+        ("0 9 1,15 * *", ["Tue 01", "Tue 15", "Fri 01", "Fri 15", "Mon 01", "Mon 15", "Mon 01"]),
+    ],
+)
+def test_weekday_and_day_of_month_fields_follow_crontab(expression, days):
+    assert _days(expression, SUNDAY) == days
+
+
+def test_six_fields_lead_with_seconds():
+    after = datetime(2026, 11, 22, 9, 0, 5, tzinfo=TOKYO)
+    assert next_run("*/10 * * * * *", "Asia/Tokyo", after) == after.replace(second=10)
+
+
+def test_the_apscheduler_trigger_fires_at_or_after_now_then_after_each_fire():
+    trigger = cron_trigger("0 9 * * 1-5", "Asia/Tokyo")
+    nine = datetime(2026, 11, 23, 9, tzinfo=TOKYO)  # a Monday
+    assert trigger.get_next_fire_time(None, nine) == nine  # exactly now: now
+    assert trigger.get_next_fire_time(None, nine + timedelta(milliseconds=300)) == nine.replace(
+        day=24
+    )
+    assert trigger.get_next_fire_time(nine, nine) == nine.replace(day=24)
+    friday = datetime(2026, 11, 27, 9, tzinfo=TOKYO)
+    assert trigger.get_next_fire_time(friday, friday) == datetime(2026, 11, 30, 9, tzinfo=TOKYO)
+    # another zone: the trigger answers in its own zone whatever zone "now" is in
+    assert trigger.get_next_fire_time(None, nine.astimezone(UTC)) == nine
+
+
+def test_daylight_saving_gaps_and_repeats_fire_once():
+    # New York, 2026-03-08: 02:00-03:00 does not exist; 2026-11-01: 01:00-02:00 happens twice
+    spring = next_run("30 2 * * *", "America/New_York", datetime(2026, 3, 7, 12, tzinfo=UTC))
+    assert spring is not None and spring.astimezone(UTC) == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    after = datetime(2026, 11, 1, 4, tzinfo=UTC)  # 00:00 EDT
+    first = next_run("30 1 * * *", "America/New_York", after)
+    second = next_run("30 1 * * *", "America/New_York", first)
+    assert first is not None and second is not None
+    assert (second - first) > timedelta(hours=23)  # not again an hour later
+
+
+def test_schedules_explain_themselves():
+    assert explain("0 9 * * 1-5") == "At 09:00 on Monday through Friday"
+
+
 def test_invalid_cron():
-    for bad in ("0 9 * *", "61 9 * * *", "0 9 * * funday"):
-        with pytest.raises(ValueError):
+    # sat-sun wraps around the week: crontab refuses it too (write 6,0 or sat,sun)
+    bad_ones = ("0 9 * *", "61 9 * * *", "0 9 * * funday", "0 9 * * 8", "0 9 * * sat-sun", "")
+    for bad in bad_ones:
+        with pytest.raises(ValueError, match="cron expression"):
             cron_trigger(bad, "Asia/Tokyo")
 
 

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import AdminSettings, load_config
 from bot.models import FeedState
@@ -67,9 +68,23 @@ def test_service_polls_posts_stops_and_restarts_without_duplicates(
         assert status == 200 and health["status"] == "ok" and health["storage_writable"] is True
         status, metrics = http_get(f"http://127.0.0.1:{port}/metrics")
         assert status == 200
-        assert 'bot_feed_polls_total{status="ok"}' in metrics
-        assert 'bot_digests_delivered_total{kind="digest",subscription="live"} 2' in metrics
-        assert "bot_articles_flagged_total 3" in metrics
+        families = {f.name: f for f in text_string_to_metric_families(metrics)}
+        samples = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for f in families.values()
+            for s in f.samples
+        }
+        assert samples[("bot_feed_polls_total", (("status", "ok"),))] >= 1
+        delivered = ("bot_digests_delivered_total", (("kind", "digest"), ("subscription", "live")))
+        assert samples[delivered] == 2
+        assert samples[("bot_articles_flagged_total", ())] == 3
+        # poll time is one histogram: buckets, sum and count of the same cycles
+        assert families["bot_poll_duration_seconds"].type == "histogram"
+        cycles = samples[("bot_poll_duration_seconds_count", ())]
+        assert (
+            cycles >= 2
+            and samples[("bot_poll_duration_seconds_bucket", (("le", "+Inf"),))] == cycles
+        )
         assert http_get(f"http://127.0.0.1:{port}/nope")[0] == 404
     finally:
         proc.send_signal(signal.SIGTERM)

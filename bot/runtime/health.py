@@ -1,6 +1,6 @@
 """Health and metrics over HTTP: ``/healthz`` (JSON; 200 or 503) and ``/metrics``
-(Prometheus text format). A few counters do not need a client library, so the exposition
-format is written here; the server is asyncio's, on the scheduler's loop.
+(Prometheus text format, by prometheus_client). The server is asyncio's, on the
+scheduler's loop, so a probe never waits for a thread.
 """
 
 from __future__ import annotations
@@ -8,60 +8,65 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import disable_created_metrics as _disable_created_metrics
 
 log = logging.getLogger("bot.runtime.health")
 
+# Without this every counter also exports a *_created timestamp series: noise in dashboards.
+_disable_created_metrics()  # type: ignore[no-untyped-call]
 
-def _escape(value: str) -> str:
-    # Prometheus label values: backslash, double quote and newline are escaped.
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _labels(labels: dict[str, str]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
+#: poll cycles take from under a second (all 304s) to minutes (a thousand feeds, cold)
+POLL_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 
 
-HELP = {
-    "bot_feed_polls_total": "Feed polls by outcome (ok, not_modified, unchanged, error, skipped).",
-    "bot_feed_errors_total": "Failed feed polls by error kind.",
-    "bot_articles_new_total": "New articles stored.",
-    "bot_articles_flagged_total": "New articles the matcher flagged.",
-    "bot_digests_delivered_total": "Digests and alerts delivered, by subscription and kind.",
-    "bot_slack_errors_total": "Delivery failures by Slack error code.",
-    "bot_poll_duration_seconds_sum": "Total seconds spent in poll cycles.",
-    "bot_poll_duration_seconds_count": "Number of poll cycles.",
-}
-
-
-@dataclass
 class Metrics:
-    """Counters, safe to update from the loop and the delivery thread."""
+    """The service's metrics, in a registry of its own (not the process-global one, so
+    that several services in one process, as in tests, do not collide)."""
 
-    _counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def inc(self, name: str, value: float = 1, **labels: str) -> None:
-        key = (name, tuple(sorted(labels.items())))
-        with self._lock:
-            self._counters[key] = self._counters.get(key, 0) + value
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.feed_polls = Counter(
+            "bot_feed_polls",
+            "Feed polls by outcome (ok, not_modified, unchanged, error, skipped).",
+            ["status"],
+            registry=r,
+        )
+        self.feed_errors = Counter(
+            "bot_feed_errors", "Failed feed polls by error kind.", ["kind"], registry=r
+        )
+        self.articles_new = Counter("bot_articles_new", "New articles stored.", registry=r)
+        self.articles_flagged = Counter(
+            "bot_articles_flagged", "New articles the matcher flagged.", registry=r
+        )
+        self.delivered = Counter(
+            "bot_digests_delivered",
+            "Digests and alerts delivered, by subscription and kind.",
+            ["subscription", "kind"],
+            registry=r,
+        )
+        self.slack_errors = Counter(
+            "bot_slack_errors", "Delivery failures by Slack error code.", ["code"], registry=r
+        )
+        self.poll_duration = Histogram(
+            "bot_poll_duration_seconds",
+            "Seconds one poll cycle took (fetch, parse, match, store).",
+            buckets=POLL_BUCKETS,
+            registry=r,
+        )
 
     def render(self) -> str:
-        with self._lock:
-            counters = dict(self._counters)
-        lines = []
-        for name in sorted({n for n, _ in counters} | set(HELP)):
-            lines.append(f"# HELP {name} {HELP.get(name, name)}")
-            lines.append(f"# TYPE {name} counter")
-            rows = [(dict(labels), v) for (n, labels), v in counters.items() if n == name]
-            for labels, value in sorted(rows or [({}, 0.0)], key=lambda r: sorted(r[0].items())):
-                lines.append(f"{name}{_labels(labels)} {value:g}")
-        return "\n".join(lines) + "\n"
+        return generate_latest(self.registry).decode()
 
 
 HealthCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
@@ -103,7 +108,7 @@ class HealthServer:
             elif path == "/metrics":
                 status, ctype, body = (
                     200,
-                    "text/plain; version=0.0.4",
+                    CONTENT_TYPE_LATEST,
                     self.metrics.render().encode(),
                 )
             else:

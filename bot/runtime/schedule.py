@@ -1,79 +1,94 @@
 """Cron schedules for subscriptions, read the way crontab(5) reads them.
 
-APScheduler's ``CronTrigger.from_crontab`` numbers days of the week from Monday = 0, so
-``0 9 * * 0`` would fire on Mondays (PLATFORM_FACTS.md, APScheduler). Users write standard
-cron, where 0 and 7 are Sunday: numeric days are translated to names before APScheduler sees
-them.
+The arithmetic is cronsim's (the evaluator healthchecks.io runs on millions of schedules):
+0 and 7 are Sunday, a step in the weekday field counts from Sunday (``*/2`` is Sun, Tue,
+Thu, Sat), a restricted day-of-month and a restricted day-of-week fire when *either*
+matches, and daylight-saving gaps and repeats are handled as cron handles them.
+APScheduler's own ``CronTrigger`` differs on all of these (it numbers days from Monday = 0,
+PLATFORM_FACTS.md), so APScheduler gets :class:`CrontabTrigger`, a trigger that asks
+cronsim.
+
+Five fields as in crontab, or six with a leading seconds field, which is handy for tests and
+demos: ``*/10 * * * * *`` fires every ten seconds.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
+from cronsim import CronSim, CronSimError
 
-_DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_NUMERIC_DAY = re.compile(r"\b([0-7])\b")
-
-
-def _days(field: str) -> str:
-    if field in ("*", "?"):
-        return "*"
-    # "1-5" -> "mon-fri"; "0,6" -> "sun,sat"; step values ("*/2") are left to APScheduler
-    if "/" in field:
-        return field
-    return _NUMERIC_DAY.sub(lambda m: _DAY_NAMES[int(m.group(1))], field.lower())
+_EXAMPLE = "'0 9 * * 1-5' (09:00 Monday to Friday) or '0 9,17 * * *'"
 
 
-def cron_trigger(expression: str, timezone: str) -> CronTrigger:
-    """A trigger for a cron ``expression`` in ``timezone``; ValueError if invalid.
-
-    Five fields as in crontab, or six with a leading seconds field (as in Quartz), which
-    is handy for tests and demos: ``*/10 * * * * *`` fires every ten seconds."""
-    fields = expression.split()
-    second = "0"
-    if len(fields) == 6:
-        second, fields = fields[0], fields[1:]
-    if len(fields) != 5:
+def _parse(expression: str, at: datetime, *, reverse: bool = False) -> CronSim:
+    if len(expression.split()) not in (5, 6):
         raise ValueError(
             f"{expression!r} is not a cron expression: expected 5 fields "
-            "(minute hour day-of-month month day-of-week), e.g. '0 9,17 * * mon-fri'"
+            f"(minute hour day-of-month month day-of-week), e.g. {_EXAMPLE}"
         )
-    minute, hour, day, month, dow = fields
     try:
-        return CronTrigger(
-            second=second,
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=_days(dow),
-            timezone=ZoneInfo(timezone),
-        )
-    except ValueError as e:
-        raise ValueError(f"invalid cron expression {expression!r}: {e}") from e
+        return CronSim(expression, at, reverse=reverse)
+    except CronSimError as e:
+        raise ValueError(f"invalid cron expression {expression!r}: {e}; e.g. {_EXAMPLE}") from e
+
+
+class CrontabTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """An APScheduler 3 trigger with crontab(5)'s semantics."""
+
+    def __init__(self, expression: str, timezone: str | tzinfo) -> None:
+        self.expression = expression
+        self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        _parse(expression, datetime.now(self.timezone))  # invalid: ValueError now, not later
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        # After the previous fire time, or (first run) at or after now: cronsim yields the
+        # first whole second strictly after its start.
+        if previous_fire_time is not None:
+            start = previous_fire_time
+        elif now.microsecond:
+            start = now
+        else:
+            start = now - timedelta(seconds=1)
+        return next(_parse(self.expression, start.astimezone(self.timezone)), None)
+
+    def __str__(self) -> str:
+        return f"cron[{self.expression}]"
+
+    def __repr__(self) -> str:
+        return f"<CrontabTrigger {self.expression!r} {self.timezone}>"
+
+
+def cron_trigger(expression: str, timezone: str) -> CrontabTrigger:
+    """A trigger for a cron ``expression`` in ``timezone``; ValueError if invalid."""
+    return CrontabTrigger(expression, timezone)
+
+
+def explain(expression: str) -> str:
+    """A schedule in words ("At 09:00 on Monday through Friday")."""
+    text: str = _parse(expression, datetime.now(ZoneInfo("UTC"))).explain()
+    return text
 
 
 def next_run(expression: str, timezone: str, after: datetime) -> datetime | None:
-    fire: datetime | None = cron_trigger(expression, timezone).get_next_fire_time(None, after)
-    return fire
+    """The first time the schedule fires strictly after ``after``."""
+    return next(_parse(expression, after.astimezone(ZoneInfo(timezone))), None)
 
 
 def previous_run(
     expression: str, timezone: str, before: datetime, horizon: timedelta
 ) -> datetime | None:
-    """The last time the schedule fired at or before ``before`` (looking back ``horizon``)."""
-    trigger = cron_trigger(expression, timezone)
-    cursor = before - horizon
-    last = None
-    while True:
-        fire: datetime | None = trigger.get_next_fire_time(None, cursor)
-        if fire is None or fire > before:
-            return last
-        last = fire
-        cursor = fire + timedelta(seconds=1)
+    """The last time the schedule fired at or before ``before``, if within ``horizon``."""
+    # cronsim going backwards yields times strictly before its start
+    start = before.astimezone(ZoneInfo(timezone)).replace(microsecond=0) + timedelta(seconds=1)
+    fire = next(_parse(expression, start, reverse=True), None)
+    if fire is None or fire < before - horizon:
+        return None
+    return fire
 
 
 def missed(

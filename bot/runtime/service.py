@@ -35,7 +35,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app.delivery import (
@@ -92,24 +91,20 @@ def ingestion_healthy(cycles: Sequence[CycleRecord], *, now: datetime, window: t
 
 def record_poll(metrics: Metrics, outcomes: list[FeedOutcome]) -> None:
     for o in outcomes:
-        metrics.inc("bot_feed_polls_total", status=o.status)
+        metrics.feed_polls.labels(status=o.status).inc()
         if o.status == "error":
-            metrics.inc("bot_feed_errors_total", kind=o.error_kind or "unknown")
-        metrics.inc("bot_articles_new_total", o.new)
-        metrics.inc("bot_articles_flagged_total", o.flagged)
+            metrics.feed_errors.labels(kind=o.error_kind or "unknown").inc()
+        metrics.articles_new.inc(o.new)
+        metrics.articles_flagged.inc(o.flagged)
 
 
 def record_delivery(metrics: Metrics, outcome: SubscriptionOutcome) -> None:
     if outcome.digests:
-        metrics.inc(
-            "bot_digests_delivered_total", outcome.digests, subscription=outcome.name, kind="digest"
-        )
+        metrics.delivered.labels(subscription=outcome.name, kind="digest").inc(outcome.digests)
     if outcome.alerts:
-        metrics.inc(
-            "bot_digests_delivered_total", outcome.alerts, subscription=outcome.name, kind="alert"
-        )
+        metrics.delivered.labels(subscription=outcome.name, kind="alert").inc(outcome.alerts)
     if outcome.error is not None:
-        metrics.inc("bot_slack_errors_total", code=outcome.error.code)
+        metrics.slack_errors.labels(code=outcome.error.code).inc()
 
 
 class Deliverer:
@@ -259,8 +254,7 @@ class Service:
         async def job() -> None:
             started = time.monotonic()
             outcomes = await self.poller.poll(feeds)
-            self.metrics.inc("bot_poll_duration_seconds_sum", time.monotonic() - started)
-            self.metrics.inc("bot_poll_duration_seconds_count")
+            self.metrics.poll_duration.observe(time.monotonic() - started)
             record_poll(self.metrics, outcomes)
             self.cycles.append(
                 CycleRecord(
@@ -303,7 +297,7 @@ class Service:
             )
         for sub in self.config.bot.subscriptions:
             self._catch_up(sub, now)
-            trigger: CronTrigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
+            trigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
             self.scheduler.add_job(
                 self._tracked(f"digest:{sub.name}", self._digest_job(sub)),
                 trigger,
