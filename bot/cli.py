@@ -499,7 +499,8 @@ def _init_if_empty(args: argparse.Namespace) -> None:
     default configuration, whatever command runs first, and says so."""
     config_dir = _settings(args).config_dir
     if _settings(args).init_if_empty and not (config_dir / "feeds.yaml").exists():
-        for path in init(config_dir):
+        # missing_only: replicas starting together each write what is missing, whole
+        for path in init(config_dir, missing_only=True):
             print(
                 f"no configuration in {config_dir}: wrote the default {path.name}", file=sys.stderr
             )

@@ -213,6 +213,22 @@ def test_empty_config_volume_is_initialised_when_asked(tmp_path, run_bot):
     assert "24 feeds" in result.out and (target / "keywords.yaml").exists()
 
 
+def test_replicas_initialising_one_volume_together_leave_whole_files(tmp_path):
+    # Two replicas start on one empty volume: one has written bot.yaml when the other
+    # looks. The second writes only what is missing, and never a half-written file.
+    from bot.app.starter import default_file, init
+
+    target = tmp_path / "volume"
+    target.mkdir()
+    (target / "bot.yaml").write_text("timezone: UTC\n")  # the other replica's (or the user's)
+    written = init(target, missing_only=True)
+    assert {p.name for p in written} == {"keywords.yaml", "feeds.yaml"}
+    assert (target / "bot.yaml").read_text() == "timezone: UTC\n"  # not overwritten
+    assert (target / "feeds.yaml").read_bytes() == default_file("feeds.yaml")
+    assert init(target, missing_only=True) == []
+    assert not [p for p in target.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
 def test_opml_round_trip(tmp_path, run_bot, make_config):
     source = make_config(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import io
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -18,7 +19,8 @@ from bot.errors import ConfigError
 from bot.match.keywords import KEYWORDS_FILE
 from bot.yamlio import read_yaml_text, validate_file
 
-FILES = (FEEDS_FILE, BOT_FILE, KEYWORDS_FILE)
+# feeds.yaml last: its presence is what BOT_INIT_IF_EMPTY looks for
+FILES = (BOT_FILE, KEYWORDS_FILE, FEEDS_FILE)
 
 
 def default_file(name: str) -> bytes:
@@ -32,11 +34,12 @@ def default_file(name: str) -> bytes:
         return (Path(__file__).resolve().parents[2] / "config" / name).read_bytes()
 
 
-def init(target: Path, *, force: bool = False) -> list[Path]:
-    """Write the default configuration into ``target``; never overwrites without ``force``."""
+def init(target: Path, *, force: bool = False, missing_only: bool = False) -> list[Path]:
+    """Write the default configuration into ``target``; never overwrites without ``force``
+    (``missing_only``: write the files that are not there, and say nothing of the others)."""
     target.mkdir(parents=True, exist_ok=True)
     existing = [target / name for name in FILES if (target / name).exists()]
-    if existing and not force:
+    if existing and not force and not missing_only:
         raise ConfigError(
             str(target),
             "",
@@ -44,7 +47,12 @@ def init(target: Path, *, force: bool = False) -> list[Path]:
         )
     written = []
     for name in FILES:
-        (target / name).write_bytes(default_file(name))
+        if missing_only and target / name in existing:
+            continue
+        # Each file appears whole (replicas starting together may both be writing them).
+        temporary = target / f".{name}.{os.getpid()}.tmp"
+        temporary.write_bytes(default_file(name))
+        temporary.replace(target / name)
         written.append(target / name)
     return written
 
