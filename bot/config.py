@@ -7,6 +7,7 @@ file, the key (``feeds[3].url``) and the reason, so a user can fix it without re
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,14 @@ class FeedsFile(_Model):
         return self
 
 
+def _is_network(value: str) -> bool:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 class FetchSettings(_Model):
     max_concurrency: int = Field(16, ge=1, le=200)
     per_host_concurrency: int = Field(2, ge=1, le=50)
@@ -121,6 +130,18 @@ class FetchSettings(_Model):
     #: longest we honour a server's Cache-Control max-age or Retry-After
     max_server_delay: Duration = 6 * 3600.0
     user_agent: str | None = None
+    #: hosts, addresses or networks (10.0.0.0/8) that URLs taken from content (article
+    #: links, URLs typed in Slack) may reach although they are not public; configured feed
+    #: URLs are always trusted
+    allow_private_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_private_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.strip() or ("/" in entry and not _is_network(entry)):
+                raise ValueError(f"{entry!r} is neither a host name, an address nor a network")
+        return value
 
 
 class PollSettings(_Model):

@@ -14,6 +14,7 @@ import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -22,6 +23,7 @@ from bot import __version__
 from bot.config import FetchSettings
 from bot.errors import FetchError
 from bot.ingest.decompress import DecodeError, Decoder
+from bot.ingest.urlguard import Refused, UrlPolicy, guarded_transport
 from bot.models import FetchResult
 
 DEFAULT_USER_AGENT = (
@@ -91,11 +93,13 @@ class Fetcher:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host_concurrency)
         )
+        self.policy = UrlPolicy.from_list(settings.allow_private_hosts)
         self._client: httpx.AsyncClient | None = None
+        self._untrusted: httpx.AsyncClient | None = None
 
-    async def __aenter__(self) -> Fetcher:
+    def _new_client(self, **kwargs: Any) -> httpx.AsyncClient:
         s = self.settings
-        self._client = httpx.AsyncClient(
+        return httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=None
             ),
@@ -111,9 +115,27 @@ class Fetcher:
                 # exactly what bot.ingest.decompress decodes (never zstd, which it does not know)
                 "accept-encoding": ACCEPT_ENCODING,
             },
-            transport=self._transport,
+            **kwargs,
         )
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = self._new_client(transport=self._transport)
         return self
+
+    def _untrusted_client(self) -> httpx.AsyncClient:
+        """The client for URLs taken from content, made on first use: every connection
+        checked by the URL guard, every redirect hop's URL too."""
+        if self._untrusted is None:
+
+            async def check_hop(request: httpx.Request) -> None:
+                self.policy.check_url(str(request.url))
+
+            self._untrusted = self._new_client(
+                transport=self._transport
+                or guarded_transport(self.policy, max_connections=self.settings.max_concurrency),
+                event_hooks={"request": [check_hop]},
+            )
+        return self._untrusted
 
     async def __aexit__(
         self,
@@ -121,8 +143,9 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
+        for client in (self._client, self._untrusted):
+            if client is not None:
+                await client.aclose()
 
     async def fetch(
         self,
@@ -131,10 +154,25 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         now: datetime | None = None,
+        trusted: bool = True,
+        accept: str | None = None,
     ) -> FetchResult:
-        """GET ``url``. Returns an ``ok`` or ``not_modified`` result; raises FetchError."""
+        """GET ``url``. Returns an ``ok`` or ``not_modified`` result; raises FetchError.
+
+        ``trusted``: the operator configured this URL. Otherwise it came from content and
+        goes through the URL guard (bot.ingest.urlguard): a refusal is a FetchError of
+        kind ``refused`` and nothing is requested."""
         assert self._client is not None, "use 'async with Fetcher(...)'"
+        client = self._client
+        if not trusted:
+            try:
+                self.policy.check_url(url)
+            except Refused as e:
+                raise FetchError(url, f"refused: {e.reason}", "refused") from e
+            client = self._untrusted_client()
         headers = {}
+        if accept:
+            headers["accept"] = accept
         if etag:
             headers["if-none-match"] = etag
         if last_modified:
@@ -145,7 +183,7 @@ class Fetcher:
             started = loop.time()
             try:
                 async with asyncio.timeout(self.settings.deadline):
-                    return await self._get(url, headers, now or datetime.now(UTC), started)
+                    return await self._get(client, url, headers, now or datetime.now(UTC), started)
             except TimeoutError as e:
                 raise FetchError(
                     url,
@@ -160,6 +198,8 @@ class Fetcher:
                 raise FetchError(
                     url, f"timed out {phase} (no answer within {limit:g}s)", "timeout"
                 ) from e
+            except Refused as e:
+                raise FetchError(url, f"refused: {e.reason}", "refused") from e
             except httpx.TooManyRedirects as e:
                 raise FetchError(url, "too many redirects", "redirect") from e
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as e:
@@ -176,11 +216,15 @@ class Fetcher:
                 raise FetchError(url, f"cannot decode the response: {e}", "decode") from e
 
     async def _get(
-        self, url: str, headers: dict[str, str], now: datetime, started: float
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        now: datetime,
+        started: float,
     ) -> FetchResult:
-        assert self._client is not None
         loop = asyncio.get_running_loop()
-        async with self._client.stream("GET", url, headers=headers) as response:
+        async with client.stream("GET", url, headers=headers) as response:
             moved = _moved_to(url, list(response.history))
             final_url = str(response.url)
             status = response.status_code
