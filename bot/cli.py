@@ -38,7 +38,7 @@ from bot.runtime import logs
 from bot.runtime.lock import DataDirLock
 from bot.runtime.service import Service, run_once
 from bot.settings import Settings
-from bot.storage import Storage, open_storage
+from bot.storage import POSTGRES_SCHEMES, Storage, open_storage
 from bot.text import clean_text
 
 EXIT_OK = 0
@@ -561,6 +561,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run()
 
 
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    # imported here: psycopg is loaded only by the commands that use PostgreSQL
+    from bot.storage.postgres.connection import without_password
+    from bot.storage.transfer import migrate_store
+
+    settings = _settings(args)
+    url = args.to or settings.database_url
+    if not url or not url.startswith(POSTGRES_SCHEMES):
+        raise ConfigError("--to", "", "give the target as postgresql://user:password@host/dbname")
+    # nothing may write the SQLite store while it is copied
+    _HELD.append(DataDirLock(settings.data_dir, "migrate-store").acquire())
+    copies = migrate_store(settings.data_dir, url)
+    for c in copies:
+        _out(f"{c.table:<16} {c.source_rows:>8} rows: {c.copied} copied, {c.already_there} there")
+    total = sum(c.copied for c in copies)
+    _out(
+        f"copied {total} rows into {without_password(url)}"
+        if total
+        else f"nothing to copy: {without_password(url)} already has every row"
+    )
+    _out("next: set BOT_DATABASE_URL (or database_url in bot.yaml) and start `run`")
+    return EXIT_OK
+
+
 # -- entry point -------------------------------------------------------------------------
 
 
@@ -663,6 +687,16 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="a complete cycle on bundled sample feeds (no network, no Slack)"
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "migrate-store", help="copy the SQLite store into PostgreSQL (running it again is a no-op)"
+    )
+    p.add_argument(
+        "--to",
+        metavar="URL",
+        help="postgresql://user:password@host/dbname (default: BOT_DATABASE_URL)",
+    )
+    p.set_defaults(func=cmd_migrate_store)
 
     p = sub.add_parser(
         "train-model", help="fit the learned second opinion on the corpus's tuning part"

@@ -16,6 +16,9 @@ from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# a real PostgreSQL for the storage contract suite and the replica tests (pgserver wheel)
+pytest_plugins = ["tests.pgtest"]
+
 
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:

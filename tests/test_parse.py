@@ -517,6 +517,17 @@ def test_json_feed_fields_are_clean_too():
     assert result.title == "JSON"
 
 
+def test_a_nul_in_an_entry_id_is_replaced_so_every_engine_can_store_it():
+    # PostgreSQL text cannot hold U+0000: the batch would be refused on every poll
+    items = [
+        {"id": "a\u0000b", "title": "t1", "url": "https://j.example/1"},
+        {"id": "a\u0000c", "title": "t2", "url": "https://j.example/2"},
+    ]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    ids = [a.entry_id for a in parse(body, "application/feed+json").articles]
+    assert ids == ["a\ufffdb", "a\ufffdc"]  # still two distinct, stable ids
+
+
 # --- Links, dates and identity ------------------------------------------------------------
 
 

@@ -77,6 +77,9 @@ def _make_article(
     tags = tuple(t for t in (clean_text(t, MAX_NAME_CHARS) for t in tags) if t)
     if not entry_id:
         entry_id = link or _fallback_id(title, published_raw, summary)
+    # Kept as the feed wrote it (it is an identity), except NUL, which PostgreSQL text
+    # cannot hold: one such id would otherwise refuse the whole batch on every poll.
+    entry_id = entry_id.replace("\x00", "\ufffd")
     language = language or detect_language(f"{title} {summary[:300]}", language_hint)
     source: DateSource = "published"
     when = published

@@ -98,12 +98,29 @@ class Connection:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One write transaction (BEGIN IMMEDIATE); nested uses join the outer one."""
+        """One write transaction (BEGIN IMMEDIATE); nested uses join the outer one, inside
+        a savepoint: a nested step that fails is undone on its own (a digest whose articles
+        cannot be given to it leaves no digest), and the outer transaction stays usable."""
         with self.lock:
             if self._depth:
+                savepoint = f"nested_{self._depth}"
+                try:
+                    self.db.execute(f"SAVEPOINT {savepoint}")
+                except sqlite3.Error as e:
+                    raise storage_error(self.path, e) from e
                 self._depth += 1
                 try:
                     yield
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self.db.execute(f"ROLLBACK TO {savepoint}")
+                        self.db.execute(f"RELEASE {savepoint}")
+                    raise
+                else:
+                    try:
+                        self.db.execute(f"RELEASE {savepoint}")
+                    except sqlite3.Error as e:
+                        raise storage_error(self.path, e) from e
                 finally:
                     self._depth -= 1
                 return
