@@ -280,6 +280,13 @@ class AdminSettings(_Model):
         return SubscriptionConfig._webhook_env(value)
 
 
+class ReplicaSettings(_Model):
+    #: how long a replica's claim on a subscription's delivery (or the admin report) lasts
+    #: unless renewed; renewed before every message, so a replica that dies leaves its
+    #: digest to another one after this long
+    claim_ttl: Duration = Field(60.0, ge=1)
+
+
 class BotFile(_Model):
     timezone: TimeZoneName = DEFAULT_TIMEZONE
     #: postgresql://user:password@host/db for several replicas (BOT_DATABASE_URL wins);
@@ -290,6 +297,7 @@ class BotFile(_Model):
     slack: SlackSettings = SlackSettings()
     http: HttpSettings = HttpSettings()
     admin: AdminSettings | None = None
+    replicas: ReplicaSettings = ReplicaSettings()
     subscriptions: tuple[SubscriptionConfig, ...] = ()
 
     @model_validator(mode="after")

@@ -784,6 +784,20 @@ def test_pending_digests_come_in_order_with_their_messages(storage: Storage) -> 
     assert first < other < second
 
 
+def test_last_created_counts_digests_sent_or_not(storage: Storage) -> None:
+    storage.ensure_subscription("s", start=NOW)
+    assert storage.last_created("s") is None
+    storage.create_digest("s", kind="digest", now=NOW, payloads=[], article_ids=[])
+    pending = storage.create_digest(
+        "s", kind="digest", now=NOW + HOUR, payloads=PAYLOADS, article_ids=[]
+    )
+    storage.create_digest("s", kind="alert", now=NOW + 2 * HOUR, payloads=[], article_ids=[])
+    assert pending in [d.id for d in storage.pending_digests("s")]  # not sent
+    assert storage.last_created("s") == NOW + HOUR
+    assert storage.last_created("s", "alert") == NOW + 2 * HOUR
+    assert storage.last_created("other") is None
+
+
 def test_last_delivered_is_the_latest_sent_digest_of_a_kind(storage: Storage) -> None:
     storage.ensure_subscription("s", start=NOW)
     made = [

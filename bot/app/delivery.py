@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from bot.config import Config, SubscriptionConfig
 from bot.delivery.destination import Destination, Terminal, Unusable
-from bot.delivery.outbox import payloads, queue, send_pending
+from bot.delivery.outbox import ClaimLost, KeepClaim, payloads, queue, send_pending
 from bot.digest.blocks import Digest, alert_digest, build_digest
 from bot.digest.select import choose, to_item
 from bot.digest.stories import DigestItem
@@ -130,9 +130,15 @@ def run_subscription(
     *,
     clock: Callable[[], datetime],
     digest: bool = True,
+    slot: datetime | None = None,
+    keep_claim: KeepClaim | None = None,
 ) -> SubscriptionOutcome:
     """Resume, alert, and (if ``digest``) build and send a digest for one subscription.
-    Never raises for a delivery problem: it is recorded and returned."""
+    Never raises for a delivery problem: it is recorded and returned.
+
+    ``slot``: the scheduled time this digest is for; if a digest was already built at or
+    after it (by another replica, or before a restart), none is built again. ``keep_claim``
+    is asked before every message (replicas: see bot.delivery.outbox.ClaimLost)."""
     key = ledger_key(sub, destination)
     outcome = SubscriptionOutcome(sub.name, destination.label)
     now = clock()
@@ -141,10 +147,15 @@ def run_subscription(
     park_after = config.bot.slack.park_after
     try:
         # Resume first: a destination that fails takes no new digest this run.
-        sent = send_pending(storage, destination, key, clock=clock, park_after=park_after)
+        sent = send_pending(
+            storage, destination, key, clock=clock, park_after=park_after, keep_claim=keep_claim
+        )
         # Selection and the new digests in one write transaction: what was selected is
         # in the outbox before anyone else can select it.
         with storage.transaction():
+            if digest and slot is not None:
+                built = storage.last_created(key)
+                digest = built is None or built < slot
             items = select(storage, matcher, config, sub, key, now=now)
             queued: list[Digest] = []
             if sub.alert_score is not None:
@@ -154,8 +165,9 @@ def run_subscription(
                     alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
                     for item in urgent
                 ]
-            # articles that were in a parked digest go out alone (see Storage.park_digest)
-            solo = storage.solo_articles(key)
+            # articles that were in a parked digest go out alone (see Storage.park_digest),
+            # at the next digest: the digests of a scheduled time are all built at once
+            solo = storage.solo_articles(key) if digest else set()
             alone = [i for i in items if i.article_id in solo]
             items = [i for i in items if i.article_id not in solo]
             queued += [
@@ -165,13 +177,17 @@ def run_subscription(
             if digest and (items or sub.post_empty):
                 queued.append(render_digest(config, sub, items, now=now, storage=storage, key=key))
             queue(storage, destination, key, queued)
-        more = send_pending(storage, destination, key, clock=clock, park_after=park_after)
+        more = send_pending(
+            storage, destination, key, clock=clock, park_after=park_after, keep_claim=keep_claim
+        )
         outcome.digests = sent.digests + more.digests
         outcome.alerts = sent.alerts + more.alerts
         outcome.articles = sent.articles + more.articles
         refused = sent.refused + more.refused
         if refused:
             raise refused[0]
+    except ClaimLost as e:
+        log.info("%s: %s; stopped sending", sub.name, e)
     except DeliveryError as e:
         outcome.error = e
     except StorageError as e:

@@ -54,6 +54,19 @@ class SendResult:
     refused: list[DeliveryError] = field(default_factory=list)
 
 
+class ClaimLost(Exception):
+    """Another replica holds this subscription's delivery now (ours expired): stop sending;
+    what is left of the digest is that replica's to send."""
+
+
+#: asked before every message: True while this process may still send (see ClaimLost)
+KeepClaim = Callable[[], bool]
+
+
+def _always() -> bool:
+    return True
+
+
 def send_pending(
     storage: Storage,
     destination: Destination,
@@ -61,6 +74,7 @@ def send_pending(
     *,
     clock: Callable[[], datetime],
     park_after: int = 2,
+    keep_claim: KeepClaim | None = None,
 ) -> SendResult:
     """Send every pending digest of ``key`` in order. A destination problem (credentials,
     channel, rate limit, network) raises DeliveryError at once: the rest wait for the next
@@ -70,7 +84,7 @@ def send_pending(
     result = SendResult()
     for pending in storage.pending_digests(key):
         try:
-            _send_one(storage, destination, pending, clock=clock)
+            _send_one(storage, destination, pending, clock=clock, keep_claim=keep_claim or _always)
         except DeliveryError as e:
             if e.code not in MESSAGE_ERRORS:
                 raise
@@ -113,6 +127,7 @@ def _send_one(
     pending: PendingDigest,
     *,
     clock: Callable[[], datetime],
+    keep_claim: KeepClaim,
 ) -> None:
     storage.start_attempt(pending.id)
     digest_key = f"{pending.subscription}#{pending.id}"
@@ -122,6 +137,8 @@ def _send_one(
         if message.ts is not None or (destination.kind != "slack" and message.channel_id == "sent"):
             channel_id = message.channel_id or channel_id
             continue
+        if not keep_claim():
+            raise ClaimLost(f"{digest_key}: another replica is delivering it now")
         if pending.attempts > 0:
             # An earlier run may have posted this message and died before recording it.
             found = destination.find_posted(channel_id, digest_key, message.seq, pending.created_at)

@@ -51,7 +51,9 @@ log = logging.getLogger("bot.ingest.poll")
 PROCESS_POOL_MIN_FEEDS = 8
 BACKOFF_JITTER = (0.8, 1.2)
 #: a feed due this much later is polled now: interval jobs are jittered, and a feed must not
-#: wait a whole interval more because its job ran a few seconds early
+#: wait a whole interval more because its job ran a few seconds early. At most a tenth of
+#: the feed's interval, so that replicas, whose jobs run on phases of their own, fetch a
+#: feed once per interval between them.
 DUE_TOLERANCE = timedelta(seconds=90)
 T = TypeVar("T")
 
@@ -263,9 +265,10 @@ class Poller:
                 await self._db(self.storage.release_lease, claim, self.owner)
 
     def _claim_ttl(self) -> timedelta:
-        """Long enough for one fetch and parse; a replica that dies frees its feeds then."""
+        """Long enough for one fetch, parse and store (each bounded: the fetch deadline, the
+        parse timeout, and 15 s for the database); a replica that dies frees its feeds then."""
         fetch, poll = self.config.bot.fetch, self.config.bot.poll
-        return timedelta(seconds=fetch.deadline + poll.parse_timeout + 60)
+        return timedelta(seconds=fetch.deadline + poll.parse_timeout + 15)
 
     async def _poll_claimed(
         self,
@@ -278,7 +281,8 @@ class Poller:
         state = await self._db(self.storage.feed_state, feed.name, feed.url)
         if not force and state.not_before and state.not_before > now:
             return FeedOutcome(feed.name, "skipped", next_poll=state.not_before)
-        if self.due_only and state.next_poll and state.next_poll > now + DUE_TOLERANCE:
+        tolerance = min(DUE_TOLERANCE, timedelta(seconds=self.config.interval(feed) / 10))
+        if self.due_only and state.next_poll and state.next_poll > now + tolerance:
             # polled this interval already (by this replica or another)
             return FeedOutcome(feed.name, "skipped", next_poll=state.next_poll)
         try:

@@ -50,7 +50,7 @@ from bot.ingest.poll import FeedOutcome, Poller
 from bot.match import Matcher
 from bot.runtime import admin as admin_reports
 from bot.runtime.health import HealthServer, Metrics
-from bot.runtime.schedule import cron_trigger, missed
+from bot.runtime.schedule import cron_trigger, missed, previous_run
 from bot.settings import Settings
 from bot.storage import Storage, open_storage
 
@@ -137,10 +137,21 @@ class Deliverer:
         return destination_for(self.config, self.settings, sub, stop=self.stop)
 
     def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome | None:
-        """Deliver one subscription; None if another replica is delivering it now."""
+        """Deliver one subscription; None if another replica is delivering it now. A
+        scheduled digest is built once for its scheduled time, however many replicas (or
+        restarts) run its job."""
         destination = self.destination(sub)
-        with claimed(self.storage, f"deliver:{ledger_key(sub, destination)}", self) as mine:
-            if not mine:
+        now = self.clock()
+        slot = None
+        if digest:
+            slot = previous_run(
+                sub.schedule,
+                self.config.timezone_of(sub),
+                now,
+                timedelta(seconds=DIGEST_MISFIRE_GRACE),
+            )
+        with claimed(self.storage, f"deliver:{ledger_key(sub, destination)}", self) as claim:
+            if claim is None:
                 return None
             outcome = run_subscription(
                 self.config,
@@ -150,6 +161,8 @@ class Deliverer:
                 destination,
                 clock=self.clock,
                 digest=digest,
+                slot=slot,
+                keep_claim=claim.acquire,
             )
         record_delivery(self.metrics, outcome)
         return outcome
@@ -161,8 +174,8 @@ class Deliverer:
         probe = SubscriptionConfig(
             name="admin", channel=settings.channel, webhook_env=settings.webhook_env
         )
-        with claimed(self.storage, "admin", self) as mine:
-            if mine:
+        with claimed(self.storage, "admin", self) as claim:
+            if claim is not None:
                 admin_reports.report(
                     self.config, self.storage, self.destination(probe), now=self.clock()
                 )
@@ -175,22 +188,41 @@ class Deliverer:
         self.executor.shutdown(wait=True)
 
 
-#: how long a replica's claim on a subscription's delivery lasts (renewed by each run)
-DELIVERY_CLAIM = timedelta(minutes=10)
+class Claim:
+    """A lease held while delivering (always held, on a database of one process)."""
+
+    def __init__(self, storage: Storage, name: str, deliverer: Deliverer) -> None:
+        self.storage, self.name, self.deliverer = storage, name, deliverer
+        self.ttl = timedelta(seconds=deliverer.config.bot.replicas.claim_ttl)
+        self.held = False
+
+    def acquire(self) -> bool:
+        """Take it, or renew it (false if another replica holds it now)."""
+        if not self.storage.shared:
+            self.held = True
+        else:
+            self.held = self.storage.acquire_lease(
+                self.name, self.deliverer.owner, now=self.deliverer.clock(), ttl=self.ttl
+            )
+        return self.held
+
+    def release(self) -> None:
+        if self.held and self.storage.shared:
+            self.storage.release_lease(self.name, self.deliverer.owner)
+        self.held = False
 
 
 @contextlib.contextmanager
-def claimed(storage: Storage, name: str, deliverer: Deliverer) -> Iterator[bool]:
-    """Hold the lease ``name`` while delivering (always, on a database of one process)."""
-    if not storage.shared:
-        yield True
+def claimed(storage: Storage, name: str, deliverer: Deliverer) -> Iterator[Claim | None]:
+    """The claim ``name`` while delivering, or None if another replica holds it."""
+    claim = Claim(storage, name, deliverer)
+    if not claim.acquire():
+        yield None
         return
-    mine = storage.acquire_lease(name, deliverer.owner, now=deliverer.clock(), ttl=DELIVERY_CLAIM)
     try:
-        yield mine
+        yield claim
     finally:
-        if mine:
-            storage.release_lease(name, deliverer.owner)
+        claim.release()
 
 
 class Service:

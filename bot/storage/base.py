@@ -146,6 +146,10 @@ class LedgerStore(Protocol):
 
     def last_delivered(self, key: str, kind: str = "digest") -> datetime | None: ...
 
+    def last_created(self, key: str, kind: str = "digest") -> datetime | None:
+        """When the newest digest of ``kind`` was put in the outbox, sent or not (replicas
+        use it so that one scheduled digest is built once)."""
+
     def channel_id(self, key: str) -> str | None: ...
 
     def remember_channel(self, key: str, channel_id: str) -> None: ...

@@ -339,6 +339,13 @@ class LedgerMixin(PostgresMixin):
         ).fetchone()
         return dt(row["at"]) if row else None
 
+    def last_created(self, key: str, kind: str = "digest") -> datetime | None:
+        row = self.conn.execute(
+            "SELECT MAX(created_at) AS at FROM digests WHERE subscription = %s AND kind = %s",
+            (key, kind),
+        ).fetchone()
+        return dt(row["at"]) if row else None
+
     def channel_id(self, key: str) -> str | None:
         row = self.conn.execute(
             "SELECT channel_id FROM subscriptions WHERE key = %s", (key,)

@@ -294,6 +294,12 @@ class LedgerMixin(SqliteMixin):
         ).fetchone()
         return dt(row[0])
 
+    def last_created(self, key: str, kind: str = "digest") -> datetime | None:
+        row = self.db.execute(
+            "SELECT MAX(created_at) FROM digests WHERE subscription=? AND kind=?", (key, kind)
+        ).fetchone()
+        return dt(row[0])
+
     def channel_id(self, key: str) -> str | None:
         row = self.db.execute("SELECT channel_id FROM subscriptions WHERE key=?", (key,)).fetchone()
         return row[0] if row else None
