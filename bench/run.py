@@ -9,6 +9,7 @@ workers), and peak memory (the sum over the process tree, sampled every 50 ms).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,25 +59,40 @@ def _tree_rss_kb(root: int) -> int:
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measure:
+    return measure_together([cmd], env)
+
+
+def measure_together(cmds: list[list[str]], env: dict[str, str] | None = None) -> Measure:
+    """Run the commands at once (replicas): wall time until the last ends, CPU time of all,
+    peak of the summed memory of their process trees."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
+        for cmd in cmds
+    ]
     peak = 0
-    out: list[str] = []
-    reader = threading.Thread(target=lambda: out.append(proc.stdout.read() if proc.stdout else ""))
-    reader.start()
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss_kb(proc.pid))
+    outs: list[list[str]] = [[] for _ in procs]
+    readers = [
+        threading.Thread(target=lambda p=p, o=o: o.append(p.stdout.read() if p.stdout else ""))
+        for p, o in zip(procs, outs, strict=True)
+    ]
+    for reader in readers:
+        reader.start()
+    while any(p.poll() is None for p in procs):
+        peak = max(peak, sum(_tree_rss_kb(p.pid) for p in procs if p.poll() is None))
         time.sleep(0.05)
-    reader.join()
+    for reader in readers:
+        reader.join()
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{''.join(out)[-3000:]}")
-    return Measure(wall, cpu, peak / 1024, "".join(out))
+    for cmd, proc, out in zip(cmds, procs, outs, strict=True):
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{''.join(out)[-3000:]}")
+    return Measure(wall, cpu, peak / 1024, "\n".join("".join(o) for o in outs))
 
 
 NAIVE = """
@@ -94,7 +111,9 @@ def median(runs: list[Measure]) -> Measure:
     return Measure(mid.wall, mid.cpu, max(m.peak_mb for m in runs), mid.output)
 
 
-def bench_poll(feeds: int, hosts: int, skip_naive: bool, repeat: int) -> None:
+@contextlib.contextmanager
+def feed_farm(feeds: int, hosts: int) -> Iterator[tuple[list[str], str]]:
+    """The farm's feed URLs and its control URL (each request changes 10% of the feeds)."""
     farm = subprocess.Popen(
         [PY, str(ROOT / "bench" / "feedfarm.py"), str(feeds), str(hosts)],
         stdin=subprocess.PIPE,
@@ -104,68 +123,143 @@ def bench_poll(feeds: int, hosts: int, skip_naive: bool, repeat: int) -> None:
     try:
         assert farm.stdout is not None
         info = json.loads(farm.stdout.readline())
-        urls, control = info["urls"], info["control"]
-        with tempfile.TemporaryDirectory() as tmp:
-            cfg = Path(tmp) / "config"
-            cfg.mkdir()
-            lines = ["feeds:"] + [
-                f"  - name: farm-{i:04d}\n    url: {u}" for i, u in enumerate(urls)
-            ]
-            (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n")
-            (cfg / "bot.yaml").write_text("timezone: Asia/Tokyo\n")
-            shutil.copy(ROOT / "config" / "keywords.yaml", cfg / "keywords.yaml")
-            print(
-                f"poll: {feeds} feeds of ~50 items on {hosts} loopback hosts; 5% slow (1-2 s), 2% failing, 70% with ETag"
-            )
-            print(
-                f"  {repeat} cold/warm cycles, each on a fresh data dir (this VM's speed varies run to run: medians below)"
-            )
-            colds, warms = [], []
-            for r in range(repeat):
-                data = Path(tmp) / f"data{r}"
-                cmd = [
-                    PY,
-                    "-m",
-                    "bot",
-                    "--config",
-                    str(cfg),
-                    "--data-dir",
-                    str(data),
-                    "poll",
-                    "--once",
-                ]
-                colds.append(measure(cmd))
-                urllib.request.urlopen(control).read()
-                # --force: the failing 2% are retried too, as the naive loop does
-                warms.append(measure([*cmd, "--force"]))
-                print(f"  run {r + 1}: cold {colds[-1].wall:.1f} s, warm {warms[-1].wall:.1f} s")
-            cold, warm = median(colds), median(warms)
-            print("  cold:", cold.output.strip().splitlines()[-1])
-            print("  warm:", warm.output.strip().splitlines()[-1])
-            naive = None
-            if not skip_naive:
-                url_file = Path(tmp) / "urls.json"
-                url_file.write_text(json.dumps(urls))
-                naive = measure([PY, "-c", NAIVE, str(url_file)])
-                print("  naive:", naive.output.strip().splitlines()[-1])
-        print(f"\n  {'':<28}{'wall s':>9}{'CPU s':>9}{'peak MB':>10}{'vs naive':>10}")
-        for name, m in (
-            ("poll --once, cold", cold),
-            ("poll --once, warm (10% new)", warm),
-            ("naive feedparser.parse loop", naive),
-        ):
-            if m is None:
-                continue
-            ratio = f"{naive.wall / m.wall:>9.1f}x" if naive else ""
-            print(f"  {name:<28}{m.wall:>9.2f}{m.cpu:>9.2f}{m.peak_mb:>10.0f}{ratio}")
-        if naive:
-            print(
-                f"\n  targets: cold >= 6x ({naive.wall / cold.wall:.1f}x), warm >= 15x ({naive.wall / warm.wall:.1f}x), peak < 250 MB ({max(cold.peak_mb, warm.peak_mb):.0f} MB)"
-            )
+        yield info["urls"], info["control"]
     finally:
         if farm.stdin:
             farm.stdin.close()
         farm.wait(timeout=10)
+
+
+def write_config(directory: Path, urls: list[str], bot_yaml: str = "") -> Path:
+    cfg = directory / "config"
+    cfg.mkdir(parents=True)
+    lines = ["feeds:"] + [f"  - name: farm-{i:04d}\n    url: {u}" for i, u in enumerate(urls)]
+    (cfg / "feeds.yaml").write_text("\n".join(lines) + "\n")
+    (cfg / "bot.yaml").write_text("timezone: Asia/Tokyo\n" + bot_yaml)
+    shutil.copy(ROOT / "config" / "keywords.yaml", cfg / "keywords.yaml")
+    return cfg
+
+
+def poll_cmd(cfg: Path, data: Path, *extra: str) -> list[str]:
+    return [
+        PY,
+        "-m",
+        "bot",
+        "--config",
+        str(cfg),
+        "--data-dir",
+        str(data),
+        "poll",
+        "--once",
+        *extra,
+    ]
+
+
+def bench_poll(
+    urls: list[str], control: str, hosts: int, skip_naive: bool, repeat: int
+) -> tuple[Measure, Measure]:
+    """The poll cycle on the default engine (SQLite), cold and warm, against the naive loop."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = write_config(Path(tmp), urls)
+        print(
+            f"poll: {len(urls)} feeds of ~50 items on {hosts} loopback hosts; 5% slow (1-2 s), 2% failing, 70% with ETag"
+        )
+        print(
+            f"  {repeat} cold/warm cycles, each on a fresh data dir (this VM's speed varies run to run: medians below)"
+        )
+        colds, warms = [], []
+        for r in range(repeat):
+            cmd = poll_cmd(cfg, Path(tmp) / f"data{r}")
+            colds.append(measure(cmd))
+            urllib.request.urlopen(control).read()
+            # --force: the failing 2% are retried too, as the naive loop does
+            warms.append(measure([*cmd, "--force"]))
+            print(f"  run {r + 1}: cold {colds[-1].wall:.1f} s, warm {warms[-1].wall:.1f} s")
+        cold, warm = median(colds), median(warms)
+        print("  cold:", cold.output.strip().splitlines()[-1])
+        print("  warm:", warm.output.strip().splitlines()[-1])
+        naive = None
+        if not skip_naive:
+            url_file = Path(tmp) / "urls.json"
+            url_file.write_text(json.dumps(urls))
+            naive = measure([PY, "-c", NAIVE, str(url_file)])
+            print("  naive:", naive.output.strip().splitlines()[-1])
+    print(f"\n  {'':<28}{'wall s':>9}{'CPU s':>9}{'peak MB':>10}{'vs naive':>10}")
+    for name, m in (
+        ("poll --once, cold", cold),
+        ("poll --once, warm (10% new)", warm),
+        ("naive feedparser.parse loop", naive),
+    ):
+        if m is None:
+            continue
+        ratio = f"{naive.wall / m.wall:>9.1f}x" if naive else ""
+        print(f"  {name:<28}{m.wall:>9.2f}{m.cpu:>9.2f}{m.peak_mb:>10.0f}{ratio}")
+    if naive:
+        print(
+            f"\n  targets: cold >= 6x ({naive.wall / cold.wall:.1f}x), warm >= 15x ({naive.wall / warm.wall:.1f}x), peak < 250 MB ({max(cold.peak_mb, warm.peak_mb):.0f} MB)"
+        )
+    return cold, warm
+
+
+def bench_storage(
+    urls: list[str], control: str, repeat: int, sqlite: tuple[Measure, Measure] | None
+) -> None:
+    """The same cycle on PostgreSQL (a local server from the pgserver wheel), by one replica
+    and by two replicas sharing the feeds (``poll --once --due-only`` in each, at once)."""
+    try:
+        import pgserver  # type: ignore[import-untyped]
+        import psycopg
+    except ImportError:
+        print("\nstorage: PostgreSQL bench skipped (install the dev extras: pgserver)")
+        return
+    print(
+        f"\nstorage: the {len(urls)}-feed cycle on PostgreSQL 16 (local, Unix socket), median of {repeat}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+        try:
+            rows: list[tuple[str, Measure, Measure]] = []
+            if sqlite:
+                rows.append(("SQLite, 1 process", *sqlite))
+            for replicas in (1, 2):
+                colds, warms = [], []
+                for r in range(repeat):
+                    name = f"bench_{replicas}_{r}"
+                    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+                        conn.execute(f"CREATE DATABASE {name}")
+                    url = server.get_uri(name)
+                    cfg = write_config(Path(tmp) / name, urls, f"database_url: {url}\n")
+                    cmds = [
+                        poll_cmd(cfg, Path(tmp) / name / f"data{n}", "--due-only", "--force")
+                        for n in range(replicas)
+                    ]
+                    colds.append(measure_together(cmds))
+                    urllib.request.urlopen(control).read()
+                    # every feed due again, as after its interval
+                    with psycopg.connect(url, autocommit=True) as conn:
+                        conn.execute("UPDATE feeds SET next_poll = now() - interval '1 second'")
+                    warms.append(measure_together(cmds))
+                    print(
+                        f"  {replicas} replica(s), run {r + 1}: cold {colds[-1].wall:.1f} s, warm {warms[-1].wall:.1f} s"
+                    )
+                    if r == 0:  # how the replicas shared the feeds
+                        for line in colds[-1].output.splitlines():
+                            if line.startswith("total:"):
+                                print("    cold,", line)
+                label = "PostgreSQL, 1 replica" if replicas == 1 else "PostgreSQL, 2 replicas"
+                rows.append((label, median(colds), median(warms)))
+        finally:
+            server.cleanup()
+    print(
+        f"\n  {'':<24}{'cold wall s':>12}{'CPU s':>8}{'peak MB':>9}{'warm wall s':>13}{'CPU s':>8}{'peak MB':>9}"
+    )
+    for label, cold, warm in rows:
+        print(
+            f"  {label:<24}{cold.wall:>12.2f}{cold.cpu:>8.1f}{cold.peak_mb:>9.0f}{warm.wall:>13.2f}{warm.cpu:>8.1f}{warm.peak_mb:>9.0f}"
+        )
+    print(
+        "  (PostgreSQL's own server process is not in the peak: it is the database you already run)"
+    )
 
 
 def main() -> None:
@@ -176,10 +270,15 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true", help="skip the ~2 minute naive loop")
     parser.add_argument("--repeat", type=int, default=3, help="cold/warm cycles (median reported)")
-    parser.add_argument("--only", choices=["poll", "match", "digest"])
+    parser.add_argument("--only", choices=["poll", "storage", "match", "digest"])
     args = parser.parse_args()
-    if args.only in (None, "poll"):
-        bench_poll(args.feeds, args.hosts, args.skip_naive, args.repeat)
+    if args.only in (None, "poll", "storage"):
+        with feed_farm(args.feeds, args.hosts) as (urls, control):
+            sqlite = None
+            if args.only != "storage":
+                sqlite = bench_poll(urls, control, args.hosts, args.skip_naive, args.repeat)
+            if args.only in (None, "storage"):
+                bench_storage(urls, control, args.repeat, sqlite)
     if args.only in (None, "match"):
         try:
             from bench import match_bench

@@ -140,7 +140,9 @@ def cmd_poll(args: argparse.Namespace) -> int:
     _lock(args, config, "poll")
     storage = _storage(args, config)
     try:
-        poller = Poller(config, storage, progress=_progress(args, len(feeds)))
+        poller = Poller(
+            config, storage, due_only=args.due_only, progress=_progress(args, len(feeds))
+        )
         outcomes = asyncio.run(poller.poll(feeds, force=args.force))
     finally:
         storage.close()
@@ -617,6 +619,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--once", action="store_true", help="poll every feed once and exit")
     p.add_argument("--force", action="store_true", help="ignore backoff and Retry-After")
     p.add_argument("--feed", action="append", metavar="NAME", help="only this feed (repeatable)")
+    p.add_argument(
+        "--due-only",
+        action="store_true",
+        help="only the feeds due by their interval, as the service polls them (replicas on one"
+        " PostgreSQL may each run it: every due feed is polled by one of them)",
+    )
     p.set_defaults(func=cmd_poll)
 
     p = sub.add_parser("feeds", help="each feed's health: last success, errors, next poll")

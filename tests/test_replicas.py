@@ -162,3 +162,50 @@ def test_three_replicas_post_every_story_once_and_fetch_each_feed_once_per_inter
     for pid, (proc, _port) in replicas.items():
         if pid != victim:
             assert proc.returncode == 0, (tmp_path / "replica.log").name
+
+
+def test_two_poll_once_due_only_replicas_share_a_cycle_and_fetch_each_feed_once(
+    tmp_path: Path, pg_url: str, feed_server, make_config
+):
+    """`poll --once --due-only` on two replicas at once (cron on two hosts): above the worker
+    pool threshold, each feed fetched by exactly one of them, and both take a share (a replica
+    claims a feed when it starts on it, not the whole cycle up front)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    titles = distinct_titles(60, seed=5)
+    names = [f"f{n:02d}" for n in range(30)]
+    for n, name in enumerate(names):
+        feed_server.route(
+            f"/{name}.xml", body=feed_of(titles[2 * n : 2 * n + 2], now, prefix=name), delay=0.3
+        )
+    config = make_config(
+        [{"name": name, "url": feed_server.url(f"/{name}.xml")} for name in names],
+        {"fetch": {"max_concurrency": 2, "per_host_concurrency": 2}},
+    )
+    env = {"BOT_DATABASE_URL": pg_url}
+    procs = [
+        start(
+            [
+                "--config",
+                str(config),
+                "--data-dir",
+                str(tmp_path / f"data{n}"),
+                "poll",
+                "--once",
+                "--due-only",
+            ],
+            env,
+            tmp_path / f"poll{n}.log",
+        )
+        for n in range(2)
+    ]
+    for proc in procs:
+        assert proc.wait(120) == 0
+    for name in names:
+        assert len(feed_server.requests_to(f"/{name}.xml")) == 1, name
+    shares = []
+    for n in range(2):
+        total = (tmp_path / f"poll{n}.log").read_text().strip().splitlines()[-1]
+        shares.append(int(total.split("; ")[1].split(" parsed")[0]))
+    assert sum(shares) == len(names) and min(shares) >= 3, shares
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (len(titles),)

@@ -173,6 +173,7 @@ class Poller:
         self.keep_workers = keep_workers
         self.progress = progress
         self._pool: WorkerPool | None = None
+        self._claiming: asyncio.Semaphore | None = None
         #: tracebacks already logged, so one bug is logged once, not once per feed
         self._bugs_logged: set[str] = set()
         self._storage_error_logged = False
@@ -216,6 +217,15 @@ class Poller:
             else None
         )
         self._storage_error_logged = False
+        # Replicas claim a feed when they start on it: claiming every feed of a cycle at once
+        # would give the whole cycle to the replica that reached the database first (and
+        # let claims expire while feeds wait for a fetch slot). Twice the fetch concurrency
+        # keeps the fetcher busy while the rest stay unclaimed for the others.
+        self._claiming = (
+            asyncio.Semaphore(2 * self.config.bot.fetch.max_concurrency)
+            if self.storage.shared
+            else None
+        )
         try:
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
@@ -231,7 +241,11 @@ class Poller:
         self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
     ) -> FeedOutcome:
         try:
-            outcome = await self._poll_one(fetcher, pool, feed, force)
+            if self._claiming is None:
+                outcome = await self._poll_one(fetcher, pool, feed, force)
+            else:
+                async with self._claiming:
+                    outcome = await self._poll_one(fetcher, pool, feed, force)
         except StorageError as e:
             # The database cannot be written (disk full, damaged file): nothing about this
             # feed could be recorded, so nothing is lost either; its body is fetched again
