@@ -302,6 +302,63 @@ def test_pages_are_parsed_in_worker_processes(feed_server, make_config, tmp_path
     assert outcomes["bad"].error_kind == "no_items"
 
 
+def test_preview_page_with_selectors_auto_and_a_configured_source(
+    feed_server, make_config, run_bot
+):
+    url = feed_server.route(
+        "/information/index.html",
+        body=pages.news_list(FIRST),
+        content_type="text/html; charset=utf-8",
+    )
+    config = make_config([page_source("commission", url, NEWS_LIST)])
+    base = ("--config", str(config), "preview-page")
+
+    shown = run_bot(
+        *base,
+        url,
+        "--items",
+        "ul.news-list li",
+        "--link",
+        "div.news-text a",
+        "--date",
+        "time.news-date",
+    )
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert lines[0] == url
+    assert lines[1].startswith("3 entries · selectors items='ul.news-list li'")
+    today = pages.today(NOW).isoformat()
+    assert f"{today}        生成AIサービスの利用に関する注意喚起を公表しました" in lines
+    assert f"                  {feed_server.url('/news/press/2024/ai/')}" in lines
+    assert "warning: 1 item(s) without a link ('div.news-text a' with an http(s) href)" in lines
+    assert "報道発表" not in shown.out  # the category link is not a title
+
+    # without --link the first link of each item is its category label, the same in every
+    # item: the preview shows it, and why only one entry is left
+    naive = run_bot(*base, url, "--items", "ul.news-list li")
+    assert naive.code == 0 and "1 entries" in naive.out and "報道発表" in naive.out
+    assert "warning: 3 item(s) repeat an earlier item's link (first kept)" in naive.out
+    assert "(no date)" in naive.out
+
+    auto = run_bot(*base, url, "--auto", "--json")
+    assert auto.code == 0, auto.err
+    rows = json.loads(auto.out)
+    assert [r["title"] for r in rows] == [t for t, h, _ in FIRST if h]
+    assert rows[0]["date"] == today
+
+    named = run_bot(*base, "--name", "commission")
+    assert named.code == 0 and "3 entries" in named.out
+
+    broken = run_bot(*base, url, "--items", "ul.news-list >> li")
+    assert broken.code == 2 and "--items: invalid CSS selector" in broken.err
+    nothing = run_bot(*base, url, "--items", "table.news tr")
+    assert nothing.code == 1 and "matched nothing" in nothing.err
+    feed = run_bot(*base, "--name", "nope")
+    assert feed.code == 2 and "no source named 'nope'" in feed.err
+    neither = run_bot(*base, url)
+    assert neither.code == 2 and "--auto" in neither.err
+
+
 def test_opml_export_leaves_page_sources_out(make_config):
     config = load_config(
         make_config(
