@@ -103,6 +103,10 @@ class PageConfig(_Model):
     date_format: str | None = None
     #: take the dated links of the page's main content; no selectors
     auto: bool = False
+    #: documentation only: true when these selectors were checked against a copy of the
+    #: page (the shipped definitions: a fixture in tests/data/pages and a test); the bot
+    #: reads every definition the same way
+    verified: bool = False
 
     @field_validator("items", "title", "link", "date")
     @classmethod

@@ -13,7 +13,8 @@ import pytest
 
 from bot.app.starter import export_opml
 from bot.config import load_config
-from bot.ingest.poll import Poller
+from bot.ingest.pages import resolve_link
+from bot.ingest.poll import PROCESS_POOL_MIN_FEEDS, Poller, uses_worker_processes
 from bot.storage.sqlite import SqliteStorage
 from tests import feeds, pages
 from tests.test_poll import Clock, poll, recent_rss
@@ -392,3 +393,151 @@ def test_feed_and_page_sources_side_by_side(feed_server, make_config, tmp_path):
     assert (
         feed_server.requests_to("/news.html")[0].headers["accept"].startswith("application/rss+xml")
     )
+
+
+# -- configuration errors, bad inputs, production shape -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "fragment"),
+    [
+        (
+            {"items": "ul.news >> li"},
+            "feeds[0].page.items ('Broken page'): invalid CSS selector 'ul.news >> li'",
+        ),
+        (
+            {"items": "li", "date": "time[datetime"},
+            "feeds[0].page.date ('Broken page'): invalid CSS selector 'time[datetime'",
+        ),
+        ({"items": "li", "link": "  "}, "feeds[0].page.link ('Broken page'): empty CSS selector"),
+        (
+            {"items": "li", "date": "dt", "date_format": "%Y年%m月%Q日"},
+            "%Q is not a strptime directive",
+        ),
+        ({"items": "li", "date_format": "%Y/%m/%d"}, "date_format needs a 'date' selector"),
+        ({"auto": True, "items": "li"}, "auto: true takes no selectors (remove items)"),
+        ({"title": "a"}, "give 'items'"),
+        (None, "a 'kind: page' source needs a page: block"),
+    ],
+)
+def test_check_config_names_the_source_and_the_bad_selector(make_config, run_bot, page, fragment):
+    source = {"name": "Broken page", "url": "https://x.example/news.html", "kind": "page"}
+    if page is not None:
+        source["page"] = page
+    config = make_config([{"name": "fine", "url": "https://x.example/feed.xml"}, source][1:])
+    result = run_bot("--config", str(config), "check-config")
+    assert result.code == 2
+    assert "feeds.yaml" in result.err and fragment in result.err, result.err
+
+
+def test_a_page_block_on_a_feed_is_an_error(make_config, run_bot):
+    config = make_config(
+        [{"name": "feed", "url": "https://x.example/feed.xml", "page": {"auto": True}}]
+    )
+    result = run_bot("--config", str(config), "check-config")
+    assert result.code == 2 and "'page:' is only for sources with 'kind: page'" in result.err
+
+
+def test_garbage_from_a_page_source_is_one_bad_input(feed_server, make_config, tmp_path):
+    rng = random.Random(11)
+    garbage = bytes(rng.randrange(256) for _ in range(4096))
+    config = make_config(
+        [
+            page_source(
+                "binary",
+                feed_server.route("/b.html", body=garbage, content_type="text/html"),
+                NEWS_LIST,
+            ),
+            page_source(
+                "binary-auto",
+                feed_server.route(
+                    "/b2.html", body=garbage, content_type="application/octet-stream"
+                ),
+                {"auto": True},
+            ),
+            page_source(
+                "empty",
+                feed_server.route("/e.html", body=b"", content_type="text/html"),
+                NEWS_LIST,
+            ),
+            page_source(
+                "good",
+                feed_server.route("/information/", body=pages.news_list(FIRST)),
+                NEWS_LIST,
+            ),
+        ]
+    )
+    outcomes, articles, health = poll(config, tmp_path / "d", Clock(NOW))
+    for name in ("binary", "binary-auto", "empty"):
+        assert outcomes[name].status == "error", outcomes[name]
+        assert health[name].consecutive_failures == 1
+    assert outcomes["binary"].error_kind == outcomes["binary-auto"].error_kind == "no_items"
+    assert outcomes["empty"].error_kind == "empty"
+    assert outcomes["good"].new == 2
+    assert {a.article.feed for a in articles} == {"good"}
+
+
+def test_page_sources_among_nine_sources_in_worker_processes(feed_server, make_config, tmp_path):
+    """Production shape: from PROCESS_POOL_MIN_FEEDS sources a one-shot poll parses in
+    worker processes; pages, a broken page and feeds share the pool."""
+    feeds_ = [
+        {
+            "name": f"feed {i}",
+            "url": feed_server.route(
+                f"/feed{i}.xml", body=recent_rss(3, prefix=f"f{i}", guid_prefix=f"g{i}-")
+            ),
+        }
+        for i in range(6)
+    ]
+    dl_entries = [
+        ("AI戦略会議（第10回）の開催について", "/cstp/ai/10kai.html", pages.today(NOW)),
+        ("量子未来産業創出戦略の改定", "/cstp/ryoshi/kaitei.pdf", pages.days_ago(NOW, 2)),
+    ]
+    sources = [
+        *feeds_,
+        page_source(
+            "commission",
+            feed_server.route("/information/", body=pages.news_list(FIRST)),
+            NEWS_LIST,
+        ),
+        page_source(
+            "council",
+            feed_server.route("/cstp/new.html", body=pages.whatsnew_dl(dl_entries)),
+            {"auto": True},
+        ),
+        page_source(
+            "redesigned",
+            feed_server.route("/gone.html", body=b"<html><body><p>moved</p></body></html>"),
+            NEWS_LIST,
+        ),
+    ]
+    assert len(sources) >= PROCESS_POOL_MIN_FEEDS
+    config_dir = make_config(sources, {"poll": {"parse_workers": 2}})
+    config = load_config(config_dir)
+    assert uses_worker_processes(len(sources), config.bot.poll.parse_workers, service=False)
+    outcomes, articles, _ = poll(config_dir, tmp_path / "d", Clock(NOW))
+    assert all(outcomes[f"feed {i}"].new == 3 for i in range(6))
+    # first poll: what is older than the backlog window is stored as backlog, as for feeds
+    assert (outcomes["commission"].new, outcomes["commission"].backlog) == (2, 1)
+    assert (outcomes["council"].new, outcomes["council"].backlog) == (1, 1)
+    assert outcomes["redesigned"].error_kind == "no_items"
+    titles = {a.article.title for a in articles if a.article.feed == "council"}
+    assert titles == {title for title, _, _ in dl_entries}
+    assert len(articles) == 6 * 3 + 2 + 2 + 1  # the commission's backlog item included
+
+
+@pytest.mark.parametrize(
+    ("href", "expected"),
+    [
+        ("../press/a.html#top", "https://x.example/news/press/a.html"),
+        ("/p 1.html", "https://x.example/p%201.html"),
+        ("//cdn.example/a|b", "https://cdn.example/a%7Cb"),
+        ("https://other.example/x?q=1#frag", "https://other.example/x?q=1"),
+        ("#main", ""),
+        ("javascript:void(0)", ""),
+        ("mailto:info@x.example", ""),
+        ("", ""),
+    ],
+)
+def test_links_are_absolute_without_fragment(href, expected):
+    assert resolve_link("https://x.example/news/list/index.html", href) == expected

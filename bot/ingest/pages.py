@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urldefrag, urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
@@ -45,6 +45,8 @@ from bot.text import clean_text, collapse
 #: what a page source asks for (a feed's Accept prefers XML feed types)
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
+# RFC 3986 does not allow these in a URL; pages still put them in hrefs
+_UNSAFE_IN_URL = re.compile(r'[\x00-\x20\x7f"<>\\^`{|}]')
 _INVISIBLE_TAGS = ("script", "style", "noscript", "template")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # Auto mode: what is not the page's content. Whole elements, ARIA roles, and class or id
@@ -257,17 +259,21 @@ def _base_url(root: lxml_html.HtmlElement, url: str) -> str:
 
 
 def resolve_link(base: str, href: str | None) -> str:
-    """``href`` as an absolute http(s) URL, or "" for what is not a page to open: an
-    in-page anchor, ``javascript:``, ``mailto:``, a malformed address."""
+    """``href`` as an absolute http(s) URL without its fragment, or "" for what is not a
+    page to open: an in-page anchor, ``javascript:``, ``mailto:``, a malformed address.
+    Characters that may not stand in a URL (a space left in an href by a CMS, quotes,
+    angle brackets, ``|``) are percent-encoded, so the link works when it is shown."""
     href = (href or "").strip()
     if not href or href.startswith("#"):
         return ""
     try:
-        link = urljoin(base, href)
+        link = urldefrag(urljoin(base, href)).url
         scheme = urlsplit(link).scheme.lower()
     except ValueError:
         return ""
-    return link if scheme in ("http", "https") else ""
+    if scheme not in ("http", "https"):
+        return ""
+    return _UNSAFE_IN_URL.sub(lambda m: quote(m.group(), safe=""), link)
 
 
 def _text(element: lxml_html.HtmlElement) -> str:
