@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.app.starter import export_opml
-from bot.config import load_config
+from bot.config import FeedConfig, load_config
 from bot.ingest.pages import resolve_link
 from bot.ingest.poll import PROCESS_POOL_MIN_FEEDS, Poller, uses_worker_processes
 from bot.storage.sqlite import SqliteStorage
 from tests import feeds, pages
+from tests.conftest import ROOT
 from tests.test_poll import Clock, poll, recent_rss
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -393,6 +394,88 @@ def test_feed_and_page_sources_side_by_side(feed_server, make_config, tmp_path):
     assert (
         feed_server.requests_to("/news.html")[0].headers["accept"].startswith("application/rss+xml")
     )
+
+
+# -- the shipped definitions ---------------------------------------------------------------
+
+#: shipped page sources marked verified: true, and the stored copy each was checked against
+SHIPPED_FIXTURES = {
+    "Personal Information Protection Commission": (
+        "ppc_information.html",
+        [
+            (
+                "個人情報保護委員会 令和７年度年次報告の公表について",
+                "/news/press/2026/260707",
+                date(2026, 7, 7),
+            ),
+            (
+                "令和８年度「個人情報を考える週間」について",
+                "/news/press/2026/26%20622",
+                date(2026, 6, 22),
+            ),
+            (
+                "「個人情報に関するポスターコンクール」を開催します",
+                "https://www.ppc.go.jp/news/press/2026/260601",
+                date(2026, 6, 1),
+            ),
+        ],
+    ),
+}
+# the official sources without a feed that issue 11 asks for
+SHIPPED_BODIES = (
+    "House of Representatives",
+    "House of Councillors",
+    "Personal Information Protection Commission",
+    "National Cybersecurity Office (NCO)",
+    "Cabinet Secretariat",
+    "NEDO news",
+    "CSTI (Council for Science, Technology and Innovation)",
+)
+
+
+def shipped() -> dict[str, FeedConfig]:
+    return {feed.name: feed for feed in load_config(ROOT / "config").feeds}
+
+
+def test_the_default_config_ships_a_page_source_for_each_official_body_without_a_feed():
+    feeds = shipped()
+    for name in SHIPPED_BODIES:
+        assert feeds[name].kind == "page" and feeds[name].enabled, name
+    # every definition marked verified has its stored copy and the test below
+    verified = {name for name, feed in feeds.items() if feed.page and feed.page.verified}
+    assert verified == set(SHIPPED_FIXTURES)
+    # the NISC feed redirects to the NCO's site, which has no feed
+    assert not feeds["NISC alerts"].enabled
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_FIXTURES))
+def test_a_verified_definition_reads_its_stored_copy(name, feed_server, make_config, tmp_path):
+    fixture, expected = SHIPPED_FIXTURES[name]
+    source = shipped()[name]
+    assert source.page is not None
+    url = feed_server.route(
+        "/information/",
+        body=(pages.DATA / fixture).read_bytes(),
+        content_type="text/html; charset=utf-8",
+    )
+    page = source.page.model_dump(exclude_defaults=True)
+    config = make_config([page_source(name, url, page, tags=list(source.tags))])
+    outcomes, articles, _ = poll(config, tmp_path / "d", Clock(NOW))
+    outcome = outcomes[name]
+    assert outcome.status == "ok" and not outcome.warnings, outcome
+    stored = [
+        (a.article.title, a.article.link, a.article.published, a.article.date_source)
+        for a in articles
+    ]
+    assert sorted(stored, key=lambda row: row[2], reverse=True) == [
+        (
+            title,
+            href if href.startswith("https://") else feed_server.url(href),
+            pages.midnight(day),
+            "published",
+        )
+        for title, href, day in expected
+    ]
 
 
 # -- configuration errors, bad inputs, production shape -------------------------------------
