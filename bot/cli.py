@@ -22,6 +22,14 @@ from bot.app.delivery import (
     run_subscription,
 )
 from bot.app.explain import fetch_page, match_lines, render_explanation, write_jsonl
+from bot.app.preview import (
+    SELECTOR_OPTIONS,
+    page_config,
+    preview_json,
+    preview_page,
+    render_preview,
+    source_for,
+)
 from bot.app.starter import export_opml, import_opml, init
 from bot.app.status import article_json, feed_rows, subscription_rows
 from bot.config import Config, SubscriptionConfig, load_config, parse_duration
@@ -292,6 +300,35 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
     else:
         _out(render_explanation(result, rule_text, title))
+    return EXIT_OK
+
+
+def cmd_preview_page(args: argparse.Namespace) -> int:
+    config = _load(args)
+    options = {key: getattr(args, key) for key in (*SELECTOR_OPTIONS, "auto")}
+    chosen = any(value not in (None, False) for value in options.values())
+    url, language, name = args.url, None, "preview"
+    if args.name:
+        source = source_for(config, args.name)
+        assert source.page is not None
+        page = page_config(options, where="preview-page") if chosen else source.page
+        url, language, name = url or source.url, source.language, source.name
+    elif not chosen:
+        raise ConfigError(
+            "preview-page",
+            "options",
+            "give --items (and --title, --link, --date), --auto, "
+            "or --name of a configured page source",
+        )
+    else:
+        page = page_config(options, where="preview-page")
+    if not url:
+        raise ConfigError("preview-page", "URL", "give the page's URL (or --name of a source)")
+    preview = preview_page(config, url, page, now=datetime.now(UTC), name=name, language=language)
+    if args.json:
+        _out(json.dumps(preview_json(preview, config.bot.timezone), ensure_ascii=False, indent=2))
+    else:
+        _out(render_preview(preview, config.bot.timezone))
     return EXIT_OK
 
 
@@ -650,6 +687,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser(
+        "preview-page",
+        help="show the entries a web page without a feed gives, by CSS selectors or --auto",
+    )
+    p.add_argument("url", nargs="?", help="the page (with --name: default the source's URL)")
+    p.add_argument("--items", help="CSS selector: each match is one entry")
+    p.add_argument("--title", help="CSS selector within an item (default: the link's text)")
+    p.add_argument("--link", help="CSS selector within an item of the element with the href")
+    p.add_argument("--date", help="CSS selector within an item of the date")
+    p.add_argument(
+        "--date-format", dest="date_format", help="strptime format of the date (default: any)"
+    )
+    p.add_argument("--auto", action="store_true", help="the dated links of the main content")
+    p.add_argument("--name", help="a kind: page source of feeds.yaml: its URL and selectors")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_preview_page)
 
     p = sub.add_parser("digest", help="build and deliver the subscriptions' digests now")
     p.add_argument("--subscription", metavar="NAME", help="only this subscription")

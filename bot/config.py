@@ -15,11 +15,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cssselect import SelectorError
+from lxml.cssselect import CSSSelector
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -62,13 +65,112 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: where an item's link is, unless a page says otherwise: its first element with an href
+DEFAULT_LINK_SELECTOR = "a[href]"
+# strptime directives a date_format may use (%-codes Python documents for every platform)
+_STRPTIME = re.compile(r"%[aAbBcdfHIjmMpSUwWxXyYzZ%]")
+_STRPTIME_ANY = re.compile(r"%.")
+
+
+def compile_selector(value: str) -> CSSSelector:
+    """``value`` as a compiled CSS selector; ValueError naming the problem if it is not one."""
+    if not value.strip():
+        raise ValueError("empty CSS selector")
+    try:
+        return CSSSelector(value)
+    except SelectorError as e:
+        raise ValueError(f"invalid CSS selector {value!r}: {e}") from e
+    except Exception as e:  # the XPath it translates to does not compile
+        raise ValueError(f"invalid CSS selector {value!r}: {type(e).__name__}: {e}") from e
+
+
+class PageConfig(_Model):
+    """How to read entries off a web page that has no feed (``kind: page``).
+
+    Either selectors (``items``, and within each item ``title``, ``link``, ``date``) or
+    ``auto: true``: the dated links of the page's main content."""
+
+    #: each match is one entry
+    items: str | None = None
+    #: the entry's title, within the item; default: the text of its link
+    title: str | None = None
+    #: the element carrying the entry's href, within the item (the item itself may match)
+    link: str | None = None
+    #: the element with the entry's date (its datetime attribute, else its text)
+    date: str | None = None
+    #: a strptime format for that text; default: dates as official pages write them
+    #: (2024年4月9日, 令和6年4月9日, R6.4.9, 2024/4/9, April 9, 2024 ...)
+    date_format: str | None = None
+    #: take the dated links of the page's main content; no selectors
+    auto: bool = False
+    #: documentation only: true when these selectors were checked against a copy of the
+    #: page (the shipped definitions: a fixture in tests/data/pages and a test); the bot
+    #: reads every definition the same way
+    verified: bool = False
+
+    @field_validator("items", "title", "link", "date")
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_selector(value)
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        unknown = set(_STRPTIME_ANY.findall(value)) - set(_STRPTIME.findall(value))
+        if unknown:
+            raise ValueError(
+                f"{value!r}: {', '.join(sorted(unknown))} is not a strptime directive "
+                "(use e.g. %Y年%m月%d日 or %Y/%m/%d)"
+            )
+        if not _STRPTIME.search(value):
+            raise ValueError(f"{value!r} has no strptime directive (such as %Y, %m, %d)")
+        return value
+
+    @model_validator(mode="after")
+    def _mode(self) -> PageConfig:
+        given = [k for k in ("items", "title", "link", "date", "date_format") if getattr(self, k)]
+        if self.auto and given:
+            raise ValueError(
+                f"auto: true takes no selectors (remove {', '.join(given)}), "
+                "or use selectors without auto"
+            )
+        if not self.auto and self.items is None:
+            raise ValueError("give 'items' (a CSS selector for each entry) or 'auto: true'")
+        if self.date_format and not self.date:
+            raise ValueError("date_format needs a 'date' selector")
+        return self
+
+    @property
+    def link_selector(self) -> str:
+        return self.link or DEFAULT_LINK_SELECTOR
+
+
 class FeedConfig(_Model):
     name: str = Field(min_length=1, max_length=200)
     url: str
+    #: feed: RSS, Atom or JSON Feed; page: a web page read with the selectors of ``page``
+    kind: Literal["feed", "page"] = "feed"
+    page: PageConfig | None = Field(None, validate_default=True)
     language: Literal["ja", "en"] | None = None
     tags: tuple[str, ...] = ()
     interval: Duration | None = None
     enabled: bool = True
+
+    @field_validator("page")
+    @classmethod
+    def _page_for_pages_only(cls, value: PageConfig | None, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")  # absent when kind itself was invalid
+        if kind == "page" and value is None:
+            raise ValueError(
+                "a 'kind: page' source needs a page: block (items: a CSS selector, or auto: true)"
+            )
+        if kind == "feed" and value is not None:
+            raise ValueError("'page:' is only for sources with 'kind: page'")
+        return value
 
     @field_validator("url")
     @classmethod

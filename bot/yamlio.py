@@ -23,6 +23,20 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+def _named_entry(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The ``name`` of the innermost list entry on the way to ``loc`` (a feed, a
+    subscription), so that an error names what the operator calls it, not only its index."""
+    name = None
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(part, int) and isinstance(data, dict) and isinstance(data.get("name"), str):
+            name = data["name"]
+    return name
+
+
 def read_yaml(path: Path, *, required: bool) -> dict[str, Any]:
     """Read a YAML mapping; a syntax error names the line and column."""
     if not path.exists():
@@ -59,6 +73,9 @@ def validate_file(model: type[M], path: Path, data: dict[str, Any]) -> M:
     except ValidationError as e:
         first = e.errors()[0]
         key = _format_loc(tuple(first["loc"]))
+        name = _named_entry(data, tuple(first["loc"]))
+        if name:
+            key += f" ({name!r})"
         reason = first["msg"]
         if reason.startswith("Value error, "):
             reason = reason[len("Value error, ") :]

@@ -210,7 +210,7 @@ def test_empty_config_volume_is_initialised_when_asked(tmp_path, run_bot):
     # check-config, not run: the defaults list real feeds, and no test touches the internet
     result = run_bot("--config", str(target), "check-config", env={"BOT_INIT_IF_EMPTY": "1"})
     assert result.code == 0 and "wrote the default feeds.yaml" in result.err
-    assert "24 feeds" in result.out and (target / "keywords.yaml").exists()
+    assert "40 feeds" in result.out and (target / "keywords.yaml").exists()
 
 
 def test_replicas_initialising_one_volume_together_leave_whole_files(tmp_path):

@@ -162,7 +162,10 @@ def export_opml(config: Config) -> str:
         "  <head><title>jp-techpolicy-bot feeds</title></head>",
         "  <body>",
     ]
+    pages = [feed for feed in config.feeds if feed.kind == "page"]
     for feed in config.feeds:
+        if feed.kind == "page":
+            continue
         name = quoteattr(feed.name)
         attrs = f'type="rss" text={name} title={name} xmlUrl={quoteattr(feed.url)}'
         if feed.tags:
@@ -170,5 +173,8 @@ def export_opml(config: Config) -> str:
         if feed.language:
             attrs += f" language={quoteattr(feed.language)}"
         lines.append(f"    <outline {attrs}/>")
+    if pages:
+        # OPML lists feeds; a page source's selectors have no place in it
+        lines.append(f"    <!-- {len(pages)} page source(s) without a feed left out -->")
     lines += ["  </body>", "</opml>", ""]
     return "\n".join(lines)

@@ -53,7 +53,7 @@ def _content_hash(title: str, summary: str, link: str) -> str:
     return hashlib.sha256(f"{title}\0{summary}\0{link}".encode()).hexdigest()[:32]
 
 
-def _make_article(
+def make_article(
     *,
     feed: str,
     entry_id: str | None,
@@ -69,6 +69,8 @@ def _make_article(
     tags: tuple[str, ...],
     published_raw: str,
 ) -> Article:
+    """One entry as an Article, from a feed or a page (bot.ingest.pages): text cleaned and
+    capped, the link canonicalised, the date chosen (published, updated, else first seen)."""
     # Every field a reader sees goes through clean_text, here and only here.
     title = clean_text(title, MAX_TITLE_CHARS)
     summary = clean_text(summary, MAX_SUMMARY_CHARS)
@@ -169,12 +171,12 @@ def _feedparser_entry(
         # entry's own date is better than the time we first saw it.
         created_raw = _raw(entry, "created") or ""
         published = dates.entry_datetime(created_raw, _raw(entry, "created_parsed"), local)
-    # Empty author and category elements come back as None; _make_article drops blanks.
+    # Empty author and category elements come back as None; make_article drops blanks.
     authors = tuple(a.get("name") or "" for a in entry.get("authors") or ())
     if not any(authors) and entry.get("author"):
         authors = (entry["author"],)
     tags = tuple(t.get("term") or "" for t in entry.get("tags") or ())
-    return _make_article(
+    return make_article(
         feed=feed,
         entry_id=(entry.get("id") or "").strip() or None,
         title=title,
@@ -240,7 +242,7 @@ def _parse_json_feed(
         authors_raw = _json_list(item.get("authors")) or [item.get("author")]
         language = clean_text(_json_str(item.get("language")))[:16]
         articles.append(
-            _make_article(
+            make_article(
                 feed=feed,
                 entry_id=_json_str(item.get("id")).strip() or None,
                 title=title,
@@ -260,11 +262,11 @@ def _parse_json_feed(
         title=clean_text(_json_str(data.get("title")), MAX_TITLE_CHARS),
         version="json1",
         encoding="utf-8",
-        articles=_first_wins(articles),
+        articles=first_wins(articles),
     )
 
 
-def _first_wins(articles: list[Article]) -> tuple[Article, ...]:
+def first_wins(articles: list[Article]) -> tuple[Article, ...]:
     """A feed that lists an entry twice: the first occurrence wins."""
     seen: set[str] = set()
     out = []
@@ -366,7 +368,7 @@ def parse_feed(
         title=clean_text(feed_title, MAX_TITLE_CHARS),
         version=parsed.get("version", "") or "unknown",
         encoding=prepared.codec,
-        articles=_first_wins(articles),
+        articles=first_wins(articles),
         warnings=tuple(warnings),
     )
 

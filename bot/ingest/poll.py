@@ -4,7 +4,8 @@
         claim it (replicas on one database: the first to claim a due feed polls it)
         result = fetch(url, validators)         # 304 -> done, nothing parsed
         if hash(body) == stored hash: done      # servers without validators
-        articles = parse(body) in a worker process (feedparser is CPU-bound)
+        articles = parse(body) in a worker process (feedparser is CPU-bound; a page
+                   source's selectors, bot.ingest.pages, run there too)
         matches  = match(articles) in the same worker (not the backlog of a first poll)
         store(articles, decide)                 # identity.decide: new / edited / seen,
                                                 # backlog on first poll; one transaction
@@ -39,6 +40,7 @@ from bot.errors import FeedError, StorageError
 from bot.ingest.canonical import redact_url
 from bot.ingest.fetch import Fetcher
 from bot.ingest.identity import decide
+from bot.ingest.pages import HTML_ACCEPT, parse_page
 from bot.ingest.parse import parse_feed
 from bot.ingest.workers import JobFailed, JobOutcome, WorkerPool, run_job
 from bot.match import KeywordSet, Matcher
@@ -119,10 +121,24 @@ def parse_and_match(
 ) -> tuple[ParsedFeed, dict[str, Match]]:
     """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker.
     ``matcher`` is None in worker processes, which use the one built by their initializer.
-    Entries older than ``match_since`` (the backlog of a first poll) are not matched."""
-    parsed = parse_feed(
-        body, headers, feed=feed.name, url=url, now=now, language_hint=feed.language
-    )
+    Entries older than ``match_since`` (the backlog of a first poll) are not matched. A
+    ``kind: page`` source is read with its selectors (bot.ingest.pages), a feed by
+    feedparser: the same worker, the same limits."""
+    if feed.kind == "page":
+        assert feed.page is not None, "config validation requires page: for kind: page"
+        parsed = parse_page(
+            body,
+            headers,
+            feed=feed.name,
+            url=url,
+            page=feed.page,
+            now=now,
+            language_hint=feed.language,
+        )
+    else:
+        parsed = parse_feed(
+            body, headers, feed=feed.name, url=url, now=now, language_hint=feed.language
+        )
     active = matcher or _WORKER_MATCHER
     assert active is not None, "worker started without _init_worker"
     matches = {
@@ -301,7 +317,11 @@ class Poller:
             return FeedOutcome(feed.name, "skipped", next_poll=state.next_poll)
         try:
             result = await fetcher.fetch(
-                state.url, etag=state.etag, last_modified=state.last_modified, now=now
+                state.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                now=now,
+                accept=HTML_ACCEPT if feed.kind == "page" else None,
             )
             return await self._handle(
                 pool,
