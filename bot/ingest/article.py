@@ -63,8 +63,9 @@ _PAYWALL = re.compile(
 )
 # Generic membership words: only a wall when the extracted text is short and says them.
 _MEMBERSHIP = re.compile(
-    r"会員登録|会員限定|有料会員|ユーザー登録|購読|ログイン"
-    r"|subscri(?:be|ption)|paywall|sign in|log in|register",
+    r"会員登録|会員限定|有料会員|ユーザー登録|購読(?:する|のお申し込み|手続き)|ログインして"
+    r"|subscribe (?:now|today|for|to)|become a (?:member|subscriber)|create (?:a free|an) account"
+    r"|(?:sign|log) in to|register (?:now|for free|to)",
     re.IGNORECASE,
 )
 # A consent banner's own words; "cookie" alone is in every footer ("Cookie Policy").
@@ -75,6 +76,8 @@ _COOKIE = re.compile(
     r"|Cookie(?:\s*|の)設定|同意して(?:続行|続ける|閉じる|進む)|すべて許可",
     re.IGNORECASE,
 )
+#: A recall pass that finds less than this found a menu, not a table of content.
+MIN_RECALL_CHARS: Final = 200
 #: A page whose whole visible text is shorter than this and talks of cookies is the banner.
 COOKIE_PAGE_MAX_CHARS: Final = 2_000
 
@@ -86,6 +89,10 @@ _UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream
 _MARKUP = re.compile(
     r"<(?:!doctype\s+html|html|head|body|title|meta|div|p|article|main|h1|table|script)[\s>/]",
     re.I,
+)
+# Markup that is not a page: a feed, a sitemap, an image (the XML declaration already gone).
+_NOT_PAGE = re.compile(
+    r"\A\s*(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF|urlset|sitemapindex|svg)[\s>]", re.S | re.I
 )
 _BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
 _INVISIBLE = ("script", "style", "noscript", "template", "head", "svg")
@@ -120,9 +127,12 @@ def extract_article(html: bytes | str, url: str, *, content_type: str | None = N
         markup = html
     markup = _XML_DECLARATION.sub("", markup, count=1)
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in _HTML_TYPES and (
-        media_type not in _UNKNOWN_TYPES or not _MARKUP.search(markup[:4096])
-    ):
+    if media_type in _HTML_TYPES:
+        is_page = not _NOT_PAGE.match(markup)
+    else:  # an unknown type is sniffed; a known other type is believed
+        is_page = media_type in _UNKNOWN_TYPES and bool(_MARKUP.search(markup[:4096]))
+        is_page = is_page and not _NOT_PAGE.match(markup)
+    if not is_page:
         return ArticleText("", None, None, "not_html")
 
     page = _parse(markup)
@@ -134,7 +144,7 @@ def extract_article(html: bytes | str, url: str, *, content_type: str | None = N
     # Only when precision found nothing: on a short article, recall brings the menu back.
     if outcome is None and not text:
         recalled = _extract(markup, url, recall=True)
-        if len(_paragraphs(recalled)) > len(text):
+        if len(_paragraphs(recalled)) >= MIN_RECALL_CHARS:
             document, text = recalled, _paragraphs(recalled)
             outcome = _wall(text, visible)
     if outcome == "paywall":
