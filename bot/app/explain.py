@@ -10,29 +10,27 @@ from typing import IO, Any
 
 from bot.config import Config
 from bot.errors import FetchError
-from bot.ingest.encoding import detect
-from bot.ingest.extract import extract, html_charset
+from bot.ingest.article import extract_article
 from bot.ingest.fetch import Fetcher
 from bot.match import Matcher, MatchResult
 from bot.match.rules import Node
 
 
 def fetch_page(config: Config, url: str) -> tuple[str, str]:
-    """Fetch ``url`` with the bot's own limits and return (title, text)."""
+    """Fetch ``url`` with the bot's own limits and return (title, main text)."""
 
-    async def get() -> bytes:
+    async def get() -> tuple[bytes, str | None, str]:
         async with Fetcher(config.bot.fetch) as fetcher:
             result = await fetcher.fetch(url)
-            return result.body
+            return result.body, result.headers.get("content-type"), result.final_url or url
 
-    body = asyncio.run(get())
-    # A page declares its charset in a <meta> tag: the same checks as a feed's label.
-    meta = html_charset(body)
-    codec, _ = detect(body, f"text/html; charset={meta}" if meta else None)
-    page = extract(body.decode(codec, errors="replace"))
-    if not page.text and not page.title:
+    body, content_type, final_url = asyncio.run(get())
+    article = extract_article(body, final_url, content_type=content_type)
+    if article.outcome == "not_html":
+        raise FetchError(url, f"the page is not HTML ({content_type or 'no type'})", "not_html")
+    if not article.text and not article.title:
         raise FetchError(url, "the page has no readable text", "empty")
-    return page.title, page.text
+    return article.title or "", article.text
 
 
 def render_explanation(result: MatchResult, rule_text: str, title: str) -> str:
