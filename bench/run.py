@@ -270,7 +270,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20)
     parser.add_argument("--skip-naive", action="store_true", help="skip the ~2 minute naive loop")
     parser.add_argument("--repeat", type=int, default=3, help="cold/warm cycles (median reported)")
-    parser.add_argument("--only", choices=["poll", "storage", "match", "digest"])
+    parser.add_argument("--only", choices=["poll", "storage", "match", "digest", "fulltext"])
     args = parser.parse_args()
     if args.only in (None, "poll", "storage"):
         with feed_farm(args.feeds, args.hosts) as (urls, control):
@@ -286,6 +286,13 @@ def main() -> None:
             print("\nmatch: not built yet")
         else:
             match_bench.main()
+    if args.only in (None, "fulltext"):
+        from bench import extract_compare, fulltext_gate
+
+        print()
+        fulltext_gate.main()
+        print()
+        extract_compare.main()
     if args.only in (None, "digest"):
         from bench import digest_bench
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -116,10 +117,15 @@ def _outcome_line(o: FeedOutcome) -> str:
             f"new {o.new} ({o.flagged} flagged), backlog {o.backlog}, edited {o.edited}, "
             f"seen {o.seen}"
         )
+        if o.full_texts:
+            counts = Counter(o.full_texts)
+            text += "; article pages: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
     elif o.status == "unchanged":
         text = "unchanged (same body as last time)"
     elif o.status == "not_modified":
         text = "not modified (304)"
+    elif o.status == "skipped" and o.error_message:
+        text = f"skipped: {o.error_message}"
     elif o.status == "skipped":
         until = o.next_poll.isoformat(timespec="seconds") if o.next_poll else "?"
         text = f"skipped: backing off until {until} (--force to poll anyway)"
@@ -245,6 +251,10 @@ def cmd_articles(args: argparse.Namespace) -> int:
         if item.match is not None and item.match.flagged:
             topics = ", ".join(item.match.topics)
             flags += f" [FLAGGED {item.match.score}: {topics}]"
+        if item.full_text is not None:
+            detail = f": {item.full_text.detail}" if item.full_text.detail else ""
+            decided = ", decided on it" if item.decided_by == "full_text" else ""
+            flags += f" [full text {item.full_text.outcome}{detail}{decided}]"
         also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
         # cleaned again: articles stored by older versions may carry terminal sequences
         _out(

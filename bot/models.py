@@ -40,6 +40,35 @@ class ParsedFeed:
     warnings: tuple[str, ...] = ()
 
 
+FullTextOutcome = Literal[
+    # the page's main text was read
+    "ok",
+    # read, but it held no main text, or it is a paywall, a cookie or consent wall, not HTML
+    "empty",
+    "paywall",
+    "cookie_wall",
+    "not_html",
+    # not read: robots.txt disallows it, the URL guard refused it, the cycle's budget was
+    # spent, or the request failed (the detail says how: HTTP 403, a timeout ...)
+    "robots",
+    "refused",
+    "budget",
+    "failed",
+]
+
+
+@dataclass(frozen=True)
+class FullText:
+    """What fetching an entry's article page gave: never blocks the entry, which is stored
+    and decided on its feed text whatever happens here."""
+
+    outcome: FullTextOutcome
+    fetched_at: datetime
+    text: str = ""
+    #: the fetch error, the URL refused, the HTTP status
+    detail: str = ""
+
+
 FetchStatus = Literal["ok", "not_modified"]
 
 

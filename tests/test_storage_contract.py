@@ -27,7 +27,7 @@ from psycopg.conninfo import conninfo_to_dict
 from bot.errors import StorageError
 from bot.ingest.identity import Known, decide
 from bot.ingest.parse import _content_hash
-from bot.models import Article, FeedState, GroupScore, Match, TermScore
+from bot.models import Article, FeedState, FullText, GroupScore, Match, TermScore
 from bot.storage import (
     DeliveryFailure,
     DigestSummary,
@@ -603,6 +603,36 @@ def test_an_edit_without_a_match_keeps_the_old_one(storage: Storage) -> None:
     assert len(r.edited) == 1
     [stored] = storage.articles()
     assert stored.match == FLAGGED and stored.matched_at == NOW
+
+
+def test_full_text_is_kept_and_its_decision_outlives_feed_edits(storage: Storage) -> None:
+    put(storage, "f", [art("1", "A"), art("2", "B")], matches={"1": NOT_FLAGGED, "2": NOT_FLAGGED})
+    storage.ensure_subscription("s", start=NOW)
+    one, two = (a.id for a in storage.undelivered("s", since=NOW))
+    storage.skip("s", [one, two])
+    page = FullText(
+        "ok", NOW + HOUR, text="総務省は生成AIの指針案を公表した。\n\n意見募集は来月まで。"
+    )
+    storage.record_full_text(one, page, FLAGGED, now=NOW + HOUR)
+    storage.record_full_text(two, FullText("failed", NOW + HOUR, detail="HTTP 403"), None, now=NOW)
+    first, second = sorted(storage.articles(), key=lambda a: a.id)
+    assert first.full_text == page and first.decided_by == "full_text"
+    assert first.match == FLAGGED and first.matched_at == NOW + HOUR
+    assert second.full_text == FullText("failed", NOW + HOUR, detail="HTTP 403")
+    assert second.decided_by == "feed" and second.match == NOT_FLAGGED
+    # the decision changed: the subscription that had passed it over looks at it again
+    assert [a.id for a in storage.undelivered("s", since=NOW)] == [one]
+    # an edit of the thin feed text, matched again on that text, does not undo it
+    put(
+        storage,
+        "f",
+        [art("1", "A", summary="edited"), art("2", "B", summary="edited")],
+        matches={"1": NOT_FLAGGED, "2": FLAGGED},
+        now=NOW + 2 * HOUR,
+    )
+    first, second = sorted(storage.articles(), key=lambda a: a.id)
+    assert first.match == FLAGGED and first.decided_by == "full_text" and first.full_text == page
+    assert second.match == FLAGGED and second.decided_by == "feed"
 
 
 # -- reading articles ---------------------------------------------------------------------

@@ -164,4 +164,16 @@ def article_json(item: StoredArticle) -> dict[str, Any]:
         "topics": list(match.topics) if match else [],
         "reasons": [r.to_json() for r in match.reasons] if match else [],
         "matched_at": _iso(item.matched_at),
+        "decided_by": item.decided_by,
+        "full_text": (
+            {
+                "outcome": item.full_text.outcome,
+                "fetched_at": item.full_text.fetched_at.isoformat(),
+                "detail": item.full_text.detail,
+                "chars": len(item.full_text.text),
+                "text": item.full_text.text,
+            }
+            if item.full_text
+            else None
+        ),
     }

@@ -29,7 +29,7 @@ import trafilatura
 from lxml import etree
 from trafilatura.settings import Document
 
-from bot.ingest.encoding import detect, header_charset, kana_share
+from bot.ingest.encoding import detect, header_charset, html_charset, kana_share
 
 Outcome = Literal["ok", "empty", "paywall", "cookie_wall", "not_html"]
 
@@ -81,7 +81,6 @@ MIN_RECALL_CHARS: Final = 200
 #: A page whose whole visible text is shorter than this and talks of cookies is the banner.
 COOKIE_PAGE_MAX_CHARS: Final = 2_000
 
-_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
 _XML_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>")
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types that say nothing about the body; anything else not HTML is believed.
@@ -169,12 +168,6 @@ def _wall(text: str, visible: str) -> Outcome | None:
     ):
         return "cookie_wall"
     return None
-
-
-def html_charset(body: bytes) -> str | None:
-    """The charset a page declares in a ``<meta>`` tag near its start, if any."""
-    match = _META_CHARSET.search(body[:4096])
-    return match.group(1).decode("ascii") if match else None
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:

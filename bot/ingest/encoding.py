@@ -386,3 +386,12 @@ def detect(body: bytes, content_type: str | None) -> tuple[str, str | None]:
     labels were missing or wrong, a human-readable note (see :func:`prepare`)."""
     prepared = prepare(body, content_type)
     return prepared.codec, "; ".join(prepared.notes) or None
+
+
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
+
+
+def html_charset(body: bytes) -> str | None:
+    """The charset an HTML page declares in a ``<meta>`` tag near its start, if any."""
+    match = _META_CHARSET.search(body[:4096])
+    return match.group(1).decode("ascii") if match else None

@@ -37,7 +37,7 @@ from bot.config import DEFAULT_LINK_SELECTOR, PageConfig, compile_selector
 from bot.errors import ParseError
 from bot.ingest import dates, encoding
 from bot.ingest.canonical import canonicalize
-from bot.ingest.extract import html_charset
+from bot.ingest.encoding import html_charset
 from bot.ingest.parse import MAX_TITLE_CHARS, first_wins, make_article
 from bot.models import ParsedFeed
 from bot.text import clean_text, collapse

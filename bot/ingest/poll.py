@@ -31,21 +31,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 
 from bot.config import Config, FeedConfig
-from bot.errors import FeedError, StorageError
+from bot.errors import FeedError, FetchError, StorageError
 from bot.ingest.canonical import redact_url
 from bot.ingest.fetch import Fetcher
+from bot.ingest.fulltext import wants_full_text
 from bot.ingest.identity import decide
 from bot.ingest.pages import HTML_ACCEPT, parse_page
 from bot.ingest.parse import parse_feed
+from bot.ingest.politeness import Budget, HostPace, RobotsCache
+from bot.ingest.urlguard import Refused
 from bot.ingest.workers import JobFailed, JobOutcome, WorkerPool, run_job
 from bot.match import KeywordSet, Matcher
-from bot.models import FetchResult, Match, ParsedFeed
-from bot.storage import Storage
+from bot.models import Article, FetchResult, FullText, FullTextOutcome, Match, ParsedFeed
+from bot.storage import Storage, StoredArticle
+
+if TYPE_CHECKING:
+    from bot.ingest.article import ArticleText
 
 log = logging.getLogger("bot.ingest.poll")
 
@@ -83,6 +89,8 @@ class FeedOutcome:
     warnings: tuple[str, ...] = field(default=())
     #: new articles the matcher flagged (alerts look at these)
     flagged_ids: tuple[int, ...] = ()
+    #: article pages fetched for thin entries (README "Full text"), and what came of each
+    full_texts: tuple[FullTextOutcome, ...] = ()
 
     @property
     def new(self) -> int:
@@ -149,6 +157,29 @@ def parse_and_match(
     return parsed, matches
 
 
+def extract_and_match(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    url: str,
+    title: str,
+    feed_tags: tuple[str, ...],
+    matcher: Matcher | None = None,
+) -> tuple[ArticleText, Match | None]:
+    """An article page's main text, and the decision on the title and that text (None when
+    the page gave no text to decide on): CPU-bound, run where feeds are parsed."""
+    # Imported here: trafilatura costs every process (the parent, each worker) memory and
+    # start-up time, and most cycles fetch no article page.
+    from bot.ingest.article import extract_article
+
+    page = extract_article(body, url, content_type=headers.get("content-type"))
+    if not page.text:
+        return page, None
+    active = matcher or _WORKER_MATCHER
+    assert active is not None, "worker started without _init_worker"
+    return page, active.match(title, page.text, feed_tags=feed_tags).record()
+
+
 def uses_worker_processes(feed_count: int, workers: int, *, service: bool) -> bool:
     """The long-running service always parses in worker processes (a document must never
     be able to hold or crash the process that polls everything else); a one-shot poll of a
@@ -190,6 +221,11 @@ class Poller:
         self.progress = progress
         self._pool: WorkerPool | None = None
         self._claiming: asyncio.Semaphore | None = None
+        full_text = config.bot.full_text
+        #: kept between cycles (the service's poller lives as long as the service)
+        self._robots = RobotsCache(full_text.robots_ttl)
+        self._pace = HostPace(full_text.per_host_interval)
+        self._budget = Budget(full_text.per_cycle)
         #: tracebacks already logged, so one bug is logged once, not once per feed
         self._bugs_logged: set[str] = set()
         self._storage_error_logged = False
@@ -233,6 +269,7 @@ class Poller:
             else None
         )
         self._storage_error_logged = False
+        self._budget = Budget(self.config.bot.full_text.per_cycle)
         # Replicas claim a feed when they start on it: claiming every feed of a cycle at once
         # would give the whole cycle to the replica that reached the database first (and
         # let claims expire while feeds wait for a fetch slot). Twice the fetch concurrency
@@ -324,6 +361,7 @@ class Poller:
                 accept=HTML_ACCEPT if feed.kind == "page" else None,
             )
             return await self._handle(
+                fetcher,
                 pool,
                 feed,
                 result,
@@ -380,28 +418,117 @@ class Poller:
             "now": now,
             "match_since": match_since,
         }
-        outcome: JobOutcome[tuple[ParsedFeed, dict[str, Match]]]
-        if pool is not None:
-            outcome = await pool.run(parse_and_match, **job)
-        else:
-            timeout = self.config.bot.poll.parse_timeout
-            try:
-                outcome = await asyncio.wait_for(
-                    asyncio.to_thread(run_job, parse_and_match, matcher=self.matcher, **job),
-                    timeout,
-                )
-            except TimeoutError:
-                outcome = JobFailed(
-                    "parse_timeout",
-                    f"parsing and matching took longer than {timeout:g}s "
-                    "(poll.parse_timeout in bot.yaml)",
-                )
+        outcome = await self._in_worker(pool, parse_and_match, job)
         if isinstance(outcome, JobFailed):
             if outcome.kind == "internal":
                 self._log_bug(feed, outcome.message, outcome.trace)
                 raise FeedError(feed.url, f"internal error: {outcome.message}", "internal")
             raise FeedError(feed.url, outcome.message, outcome.kind)
         return outcome.value
+
+    async def _full_texts(
+        self,
+        fetcher: Fetcher,
+        pool: WorkerPool | None,
+        feed: FeedConfig,
+        new_ids: Sequence[int],
+    ) -> tuple[FullTextOutcome, ...]:
+        """Fetch the article pages of the new entries that need them, match again on the
+        title and the main text, and record both on the entry."""
+        if not new_ids or feed.full_text == "never":
+            return ()
+        settings = self.config.bot.full_text
+        stored = await self._db(self.storage.articles, ids=new_ids)
+        wanted = [
+            a
+            for a in stored
+            if wants_full_text(
+                a.article,
+                a.match,
+                mode=feed.full_text,
+                thin_below=settings.thin_below,
+                feed_tags=feed.tags,
+            )
+        ]
+        return tuple(
+            await asyncio.gather(*(self._full_text(fetcher, pool, feed, a) for a in wanted))
+        )
+
+    async def _full_text(
+        self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, stored: StoredArticle
+    ) -> FullTextOutcome:
+        article = stored.article
+        full, match = await self._read_page(fetcher, pool, feed, article)
+        await self._db(self.storage.record_full_text, stored.id, full, match, now=self.clock())
+        log.info(
+            "full text for %s (%s): %s%s",
+            feed.name,
+            redact_url(article.link),
+            full.outcome,
+            f" ({full.detail})" if full.detail else "",
+            extra={
+                "event": "full_text",
+                "feed": feed.name,
+                "outcome": full.outcome,
+                "flagged": bool(match and match.flagged),
+            },
+        )
+        return full.outcome
+
+    async def _read_page(
+        self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, article: Article
+    ) -> tuple[FullText, Match | None]:
+        """The article page at ``link`` (a URL from the feed's content: untrusted), politely;
+        every failure is an outcome, never an exception."""
+        link = article.link
+        if not self._budget.take():
+            return FullText("budget", self.clock(), detail="full_text.per_cycle reached"), None
+        try:
+            fetcher.policy.check_url(link)
+        except Refused as e:
+            return FullText("refused", self.clock(), detail=e.reason), None
+        try:
+            refusal = await self._robots.refusal(fetcher, link)
+            if refusal:
+                return FullText("robots", self.clock(), detail=refusal), None
+            async with self._pace.turn(link):
+                result = await fetcher.fetch(link, trusted=False, accept=HTML_ACCEPT)
+        except FetchError as e:
+            outcome: FullTextOutcome = "refused" if e.kind == "refused" else "failed"
+            return FullText(outcome, self.clock(), detail=e.message), None
+        job: dict[str, Any] = {
+            "body": result.body,
+            "headers": result.headers,
+            "url": result.final_url or link,
+            "title": article.title,
+            "feed_tags": feed.tags,
+        }
+        done = await self._in_worker(pool, extract_and_match, job)
+        if isinstance(done, JobFailed):
+            if done.kind == "internal":
+                self._log_bug(feed, done.message, done.trace)
+            return FullText("failed", self.clock(), detail=done.message), None
+        page, match = done.value
+        return FullText(page.outcome, self.clock(), text=page.text), match
+
+    async def _in_worker(
+        self, pool: WorkerPool | None, function: Callable[..., T], job: dict[str, Any]
+    ) -> JobOutcome[T]:
+        """``function(**job)`` in a worker process, or in a thread (with this process's
+        matcher) when the cycle has no pool; bounded by poll.parse_timeout either way."""
+        if pool is not None:
+            return await pool.run(function, **job)
+        timeout = self.config.bot.poll.parse_timeout
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(run_job, function, matcher=self.matcher, **job), timeout
+            )
+        except TimeoutError:
+            return JobFailed(
+                "parse_timeout",
+                f"parsing and matching took longer than {timeout:g}s "
+                "(poll.parse_timeout in bot.yaml)",
+            )
 
     def _schedule(
         self, feed: FeedConfig, now: datetime, server_delay: float | None
@@ -416,6 +543,7 @@ class Poller:
 
     async def _handle(
         self,
+        fetcher: Fetcher,
         pool: WorkerPool | None,
         feed: FeedConfig,
         result: FetchResult,
@@ -489,10 +617,14 @@ class Poller:
             warnings=warnings,
             had_new=bool(stored.new),
         )
+        # After the batch and the feed's state are stored: whatever happens to the article
+        # pages, every entry is already kept and decided on its feed text.
+        full_texts = await self._full_texts(fetcher, pool, feed, stored.new)
         outcome = FeedOutcome(
             feed.name,
             "ok",
             new_ids=stored.new,
+            full_texts=full_texts,
             flagged_ids=await self._db(self.storage.flagged_among, stored.new),
             backlog=stored.backlog,
             edited=len(stored.edited),

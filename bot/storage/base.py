@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.ingest.identity import Intent, Known
-from bot.models import Article, FeedState
+from bot.models import Article, FeedState, FullText, Match
 from bot.storage.records import (
     Message,
     OutboxDigest,
@@ -91,6 +91,14 @@ class ArticleStore(Protocol):
         """Stored articles, newest published first."""
 
     def flagged_among(self, ids: Sequence[int]) -> tuple[int, ...]: ...
+
+    def record_full_text(
+        self, article_id: int, full: FullText, match: Match | None, *, now: datetime
+    ) -> None:
+        """Keep what fetching the article page gave; with ``match``, the decision made on
+        the title and that text replaces the feed-text one (and subscriptions that had
+        passed the article over look at it again). Later edits of the feed's text do not
+        undo it."""
 
     def arrival_times(self, feed: str, limit: int = 30) -> list[datetime]:
         """When the feed's most recent new (non-backlog) articles were first seen."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from bot.models import Article, Match
+from bot.models import Article, FullText, Match
+
+DecidedBy = Literal["feed", "full_text"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class StoredArticle:
     #: None until matched (the backlog of a first poll is never matched)
     match: Match | None = None
     matched_at: datetime | None = None
+    #: what the decision was made on: the feed's own text, or the title and the article's
+    #: main text (full text)
+    decided_by: DecidedBy = "feed"
+    #: the article page, when it was fetched (or why it was not)
+    full_text: FullText | None = None
 
     @property
     def flagged(self) -> bool:

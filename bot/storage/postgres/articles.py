@@ -29,11 +29,11 @@ from bot.ingest.identity import (
     fingerprint,
     links_to_look_up,
 )
-from bot.models import Article, GroupScore, Match
+from bot.models import Article, FullText, GroupScore, Match
 from bot.storage.base import Decider
 from bot.storage.postgres.connection import PostgresMixin, dt, ts
 from bot.storage.postgres.schema import LOCK_NAMESPACE
-from bot.storage.records import StoredArticle, StoreResult
+from bot.storage.records import DecidedBy, StoredArticle, StoreResult
 
 #: second key of the advisory lock that serialises store_batch across replicas
 STORE_LOCK = 2
@@ -66,6 +66,18 @@ def match_from_row(row: DictRow) -> Match | None:
         score=int(row["score"] or 0),
         topics=tuple(row["topics"]),
         reasons=tuple(GroupScore.from_json(r) for r in row["reasons"]),
+    )
+
+
+def full_text_from_row(row: DictRow) -> FullText | None:
+    fetched_at = dt(row["full_text_at"])
+    if fetched_at is None:
+        return None
+    return FullText(
+        outcome=row["full_text_outcome"],
+        fetched_at=fetched_at,
+        text=row["full_text"] or "",
+        detail=row["full_text_detail"] or "",
     )
 
 
@@ -243,18 +255,46 @@ class ArticlesMixin(PostgresMixin):
             ),
         )
 
-    def _set_match(self, article_id: int, match: Match, now: datetime) -> None:
+    def _set_match(
+        self, article_id: int, match: Match, now: datetime, *, decided_by: DecidedBy = "feed"
+    ) -> None:
         # A changed match is looked at again by every subscription that had passed over it;
-        # one already in a digest stays there (an edit is never news on its own).
+        # one already in a digest stays there (an edit is never news on its own). A decision
+        # made on the article's full text is not undone by an edit of the feed's thin text.
         conn = self.conn
+        if decided_by == "feed":
+            row = conn.execute(
+                "SELECT decided_by FROM articles WHERE id = %s", (article_id,)
+            ).fetchone()
+            if row is not None and row["decided_by"] == "full_text":
+                return
         conn.execute(
             "DELETE FROM deliveries WHERE article_id = %s AND state = 'skipped'", (article_id,)
         )
         conn.execute(
             "UPDATE articles SET flagged = %(flagged)s, score = %(score)s, topics = %(topics)s,"
-            " reasons = %(reasons)s, matched_at = %(matched_at)s WHERE id = %(id)s",
-            {**match_columns(match, now), "id": article_id},
+            " reasons = %(reasons)s, matched_at = %(matched_at)s, decided_by = %(decided_by)s"
+            " WHERE id = %(id)s",
+            {**match_columns(match, now), "decided_by": decided_by, "id": article_id},
         )
+
+    def record_full_text(
+        self, article_id: int, full: FullText, match: Match | None, *, now: datetime
+    ) -> None:
+        # one transaction: public methods are atomic (connection.guard_public_methods)
+        self.conn.execute(
+            "UPDATE articles SET full_text = %s, full_text_outcome = %s,"
+            " full_text_detail = %s, full_text_at = %s WHERE id = %s",
+            (
+                full.text or None,
+                full.outcome,
+                full.detail or None,
+                ts(full.fetched_at),
+                article_id,
+            ),
+        )
+        if match is not None:
+            self._set_match(article_id, match, now, decided_by="full_text")
 
     # -- reading -----------------------------------------------------------------------
 
@@ -331,6 +371,8 @@ class ArticlesMixin(PostgresMixin):
                     links=tuple(seen_in.items()),
                     match=match_from_row(row),
                     matched_at=dt(row["matched_at"]),
+                    decided_by=row["decided_by"],
+                    full_text=full_text_from_row(row),
                 )
             )
         return out

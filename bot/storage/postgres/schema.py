@@ -158,6 +158,14 @@ MIGRATIONS: list[str] = [
         max_digest_id bigint NOT NULL
     );
     """,
+    # 3: full text of thin entries (SQLite's version 7)
+    """
+    ALTER TABLE articles ADD COLUMN decided_by text NOT NULL DEFAULT 'feed';
+    ALTER TABLE articles ADD COLUMN full_text text;
+    ALTER TABLE articles ADD COLUMN full_text_outcome text;
+    ALTER TABLE articles ADD COLUMN full_text_detail text;
+    ALTER TABLE articles ADD COLUMN full_text_at timestamptz;
+    """,
 ]
 
 

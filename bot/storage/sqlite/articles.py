@@ -21,9 +21,9 @@ from bot.ingest.identity import (
     fingerprint,
     links_to_look_up,
 )
-from bot.models import Article, GroupScore, Match
+from bot.models import Article, FullText, GroupScore, Match
 from bot.storage.base import Decider
-from bot.storage.records import StoredArticle, StoreResult
+from bot.storage.records import DecidedBy, StoredArticle, StoreResult
 from bot.storage.sqlite.connection import SqliteMixin, dt, iso
 
 #: host parameters per IN (...) list; SQLite's default limit is far above this
@@ -53,6 +53,18 @@ def match_from_row(row: sqlite3.Row) -> Match | None:
         score=int(row["score"] or 0),
         topics=tuple(json.loads(row["topics"])),
         reasons=tuple(GroupScore.from_json(r) for r in json.loads(row["reasons"])),
+    )
+
+
+def full_text_from_row(row: sqlite3.Row) -> FullText | None:
+    fetched_at = dt(row["full_text_at"])
+    if fetched_at is None:
+        return None
+    return FullText(
+        outcome=row["full_text_outcome"],
+        fetched_at=fetched_at,
+        text=row["full_text"] or "",
+        detail=row["full_text_detail"] or "",
     )
 
 
@@ -220,16 +232,42 @@ class ArticlesMixin(SqliteMixin):
             ),
         )
 
-    def _set_match(self, article_id: int, match: Match, now: datetime) -> None:
+    def _set_match(
+        self, article_id: int, match: Match, now: datetime, *, decided_by: DecidedBy = "feed"
+    ) -> None:
         # A changed match is looked at again by every subscription that had passed over it;
-        # one already in a digest stays there (an edit is never news on its own).
+        # one already in a digest stays there (an edit is never news on its own). A decision
+        # made on the article's full text is not undone by an edit of the feed's thin text.
         db = self.db
+        if decided_by == "feed":
+            row = db.execute("SELECT decided_by FROM articles WHERE id=?", (article_id,)).fetchone()
+            if row is not None and row[0] == "full_text":
+                return
         db.execute("DELETE FROM deliveries WHERE article_id=? AND state='skipped'", (article_id,))
         flagged, score, topics, reasons, matched_at = match_columns(match, now)
         db.execute(
-            "UPDATE articles SET flagged=?, score=?, topics=?, reasons=?, matched_at=? WHERE id=?",
-            (flagged, score, topics, reasons, matched_at, article_id),
+            "UPDATE articles SET flagged=?, score=?, topics=?, reasons=?, matched_at=?,"
+            " decided_by=? WHERE id=?",
+            (flagged, score, topics, reasons, matched_at, decided_by, article_id),
         )
+
+    def record_full_text(
+        self, article_id: int, full: FullText, match: Match | None, *, now: datetime
+    ) -> None:
+        with self.conn.transaction():
+            self.db.execute(
+                "UPDATE articles SET full_text=?, full_text_outcome=?, full_text_detail=?,"
+                " full_text_at=? WHERE id=?",
+                (
+                    full.text or None,
+                    full.outcome,
+                    full.detail or None,
+                    iso(full.fetched_at),
+                    article_id,
+                ),
+            )
+            if match is not None:
+                self._set_match(article_id, match, now, decided_by="full_text")
 
     # -- reading -----------------------------------------------------------------------
 
@@ -304,6 +342,8 @@ class ArticlesMixin(SqliteMixin):
                     links=tuple(seen_in.items()),
                     match=match_from_row(row),
                     matched_at=dt(row["matched_at"]),
+                    decided_by=row["decided_by"],
+                    full_text=full_text_from_row(row),
                 )
             )
         return out

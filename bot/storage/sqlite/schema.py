@@ -140,4 +140,13 @@ MIGRATIONS: list[str] = [
         expires_at TEXT NOT NULL
     );
     """,
+    # 7: full text of thin entries: the article's main text, what came of fetching it, and
+    # whether the decision was made on it
+    """
+    ALTER TABLE articles ADD COLUMN decided_by TEXT NOT NULL DEFAULT 'feed';
+    ALTER TABLE articles ADD COLUMN full_text TEXT;
+    ALTER TABLE articles ADD COLUMN full_text_outcome TEXT;
+    ALTER TABLE articles ADD COLUMN full_text_detail TEXT;
+    ALTER TABLE articles ADD COLUMN full_text_at TEXT;
+    """,
 ]
