@@ -20,6 +20,7 @@ Numbers behind the choices are in ``bench/extract_compare.py`` (fixtures: tests/
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -30,6 +31,10 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from bot.ingest.encoding import detect, header_charset, html_charset, kana_share
+
+# trafilatura warns ("discarding data") on every page without a main text: an outcome here
+# ("empty"), recorded on the entry, not a condition for the operator's log.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
 Outcome = Literal["ok", "empty", "paywall", "cookie_wall", "not_html"]
 
