@@ -315,3 +315,77 @@ def test_full_text_below_and_above_the_worker_pool_threshold(
     assert all(o.full_texts == ("ok",) for o in outcomes.values()), outcomes
     assert all(stored[f"{THIN} {n}"].flagged for n in range(feed_count))
     assert all(stored[f"{THIN} {n}"].decided_by == "full_text" for n in range(feed_count))
+
+
+def test_a_shift_jis_page_declared_only_in_meta_is_read(feed_server, make_config, tmp_path):
+    serve_feed(feed_server, "/s", [THIN])
+    markup = page(BODY).decode().replace('<meta charset="utf-8">', '<meta charset="Shift_JIS">')
+    feed_server.route("/s/a0", body=markup.encode("cp932"), content_type="text/html")
+    config = make_config([{"name": "S", "url": feed_server.url("/s.xml")}], LOCAL)
+
+    _, stored = run_poll(config, tmp_path / "data")
+
+    assert stored[THIN].full_text.outcome == "ok"
+    assert "ガイドライン案を公表" in stored[THIN].full_text.text
+    assert stored[THIN].decided_by == "full_text"
+
+
+def test_a_redirect_from_an_allowed_host_to_a_forbidden_one_is_refused(
+    feed_server, make_config, tmp_path
+):
+    from tests.feedserver import FeedServer
+
+    other = FeedServer("127.0.0.2").start()  # loopback too, and not in the allowance
+    try:
+        other.route("/secret", body=page(BODY), content_type="text/html; charset=utf-8")
+        serve_feed(feed_server, "/d", [THIN])
+        feed_server.route("/d/a0", status=302, location=other.url("/secret"), body=b"")
+        config = make_config([{"name": "D", "url": feed_server.url("/d.xml")}], LOCAL)
+
+        _, stored = run_poll(config, tmp_path / "data")
+
+        assert stored[THIN].full_text.outcome == "refused"
+        assert "127.0.0.2" in stored[THIN].full_text.detail
+        assert other.requests == []  # never connected to, let alone asked
+        assert "/d/a0" in paths(feed_server)  # the allowed hop was made
+    finally:
+        other.stop()
+
+
+def test_hostile_entry_links_are_refused_and_nothing_is_requested(
+    feed_server, make_config, tmp_path
+):
+    port = feed_server.url("/").split(":")[2].split("/")[0]
+    hostile = {
+        "file": "file:///etc/passwd",
+        "gopher": f"gopher://127.0.0.1:{port}/_GET",
+        "localhost": f"http://localhost:{port}/h/page",  # a name that resolves to loopback
+        "metadata": "http://169.254.169.254/latest/meta-data/",
+    }
+    titles = [f"{THIN} {name}" for name in hostile]
+    feed_server.route(
+        "/h.xml",
+        body=feeds.rss(
+            [
+                feeds.item(t, link, guid=t, published=NOW - timedelta(minutes=5))
+                for t, link in zip(titles, hostile.values(), strict=True)
+            ]
+        ),
+    )
+    feed_server.route("/h/page", body=page(BODY), content_type="text/html; charset=utf-8")
+    # the feed's own host is trusted (configured), its content's links are not
+    config = make_config([{"name": "H", "url": feed_server.url("/h.xml")}])
+
+    _, stored = run_poll(config, tmp_path / "data")
+
+    assert paths(feed_server) == ["/h.xml"]
+    for title in titles:
+        entry = stored[title]
+        assert entry.decided_by == "feed"
+        assert entry.full_text is None or entry.full_text.outcome == "refused", (
+            title,
+            entry.article.link,
+            entry.full_text,
+        )
+    assert stored[f"{THIN} localhost"].full_text.outcome == "refused"
+    assert stored[f"{THIN} metadata"].full_text.outcome == "refused"

@@ -288,8 +288,20 @@ def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():
         last_success=now - timedelta(hours=1),
     )
     quiet = FeedState(name="Quiet", url="u", config_url="u", last_new=now - timedelta(days=20))
+    # answers 200 every poll, but with the same old entries
+    stale = FeedState(
+        name="Stale",
+        url="u",
+        config_url="u",
+        last_new=now - timedelta(days=9),
+        last_success=now - timedelta(minutes=30),
+    )
     busy = [now - timedelta(hours=h) for h in range(0, 60, 6)]
-    arrivals = {"Quiet": [now - timedelta(days=20, hours=h) for h in range(0, 60, 6)], "Busy": busy}
+    arrivals = {
+        "Quiet": [now - timedelta(days=20, hours=h) for h in range(0, 60, 6)],
+        "Stale": [now - timedelta(days=9, hours=h) for h in range(0, 60, 6)],
+        "Busy": busy,
+    }
     normal = FeedState(name="Busy", url="u", config_url="u", last_new=now - timedelta(hours=1))
     deliveries = {
         "jp": SubscriptionStatus(
@@ -303,10 +315,13 @@ def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():
         )
     }
     problems = find_problems(
-        [failing, fresh_failure, quiet, normal], arrivals, deliveries, settings, now=now
+        [failing, fresh_failure, quiet, stale, normal], arrivals, deliveries, settings, now=now
     )
     keys = {p.key for p in problems}
-    assert keys == {"failing:Dead", "quiet:Quiet", "delivery:jp:not_in_channel"}
+    assert keys == {"failing:Dead", "quiet:Quiet", "quiet:Stale", "delivery:jp:not_in_channel"}
+    texts = {p.key: p.text for p in problems}
+    assert "is stale: it still answers" in texts["quiet:Stale"]
+    assert "may have moved" in texts["quiet:Quiet"]
     assert usual_gap(busy) == timedelta(hours=6)
     assert usual_gap(busy[:3]) is None  # not enough history to judge
 

@@ -16,6 +16,7 @@ import urllib.robotparser
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import urlsplit
 
 from bot.errors import FetchError
@@ -24,6 +25,7 @@ from bot.ingest.fetch import Fetcher
 #: the product token robots.txt groups are matched against (RFC 9309 §2.2.1)
 ROBOTS_AGENT = "jp-techpolicy-bot"
 ROBOTS_MAX_BYTES = 500 * 1024
+Refusal = Literal["robots", "refused"]
 #: an unreachable robots.txt is tried again after this long, not after the full TTL
 ROBOTS_RETRY = 600.0
 
@@ -34,6 +36,8 @@ class _Robots:
     #: when nothing is allowed (robots.txt unreachable), why
     blocked: str | None
     expires: float
+    #: the URL guard refused the host itself: the page would be refused too
+    refused: bool = False
 
 
 class RobotsCache:
@@ -45,8 +49,8 @@ class RobotsCache:
         self._hosts: dict[str, _Robots] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def refusal(self, fetcher: Fetcher, url: str) -> str | None:
-        """None if robots.txt lets the bot fetch ``url``, else why not."""
+    async def refusal(self, fetcher: Fetcher, url: str) -> tuple[Refusal, str] | None:
+        """None if robots.txt lets the bot fetch ``url``, else what stops it and why."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         lock = self._locks.setdefault(origin, asyncio.Lock())
@@ -55,9 +59,9 @@ class RobotsCache:
             if robots is None or robots.expires <= self.clock():
                 robots = self._hosts[origin] = await self._read(fetcher, origin)
         if robots.blocked:
-            return robots.blocked
+            return ("refused" if robots.refused else "robots"), robots.blocked
         if robots.parser is not None and not robots.parser.can_fetch(ROBOTS_AGENT, url):
-            return f"disallowed by {origin}/robots.txt"
+            return "robots", f"disallowed by {origin}/robots.txt"
         return None
 
     async def _read(self, fetcher: Fetcher, origin: str) -> _Robots:
@@ -67,6 +71,8 @@ class RobotsCache:
         except FetchError as e:
             if e.status is not None and 400 <= e.status < 500 and e.status != 429:
                 return _Robots(None, None, now + self.ttl)  # no robots.txt: all allowed
+            if e.kind == "refused":  # the host's address (or a redirect's) is not public
+                return _Robots(None, e.message, now + ROBOTS_RETRY, refused=True)
             return _Robots(
                 None, f"{origin}/robots.txt unreachable ({e.message})", now + ROBOTS_RETRY
             )

@@ -490,7 +490,7 @@ class Poller:
         try:
             refusal = await self._robots.refusal(fetcher, link)
             if refusal:
-                return FullText("robots", self.clock(), detail=refusal), None
+                return FullText(refusal[0], self.clock(), detail=refusal[1]), None
             async with self._pace.turn(link):
                 result = await fetcher.fetch(link, trusted=False, accept=HTML_ACCEPT)
         except FetchError as e:

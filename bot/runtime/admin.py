@@ -93,14 +93,22 @@ def find_problems(
         quiet_for = now - feed.last_new
         limit = max(gap * settings.quiet_factor, timedelta(seconds=settings.quiet_min))
         if quiet_for >= limit:
-            problems.append(
-                Problem(
-                    f"quiet:{feed.name}",
-                    f"Feed *{feed.name}* has had no new article for {quiet_for.days} days "
-                    f"(usually one every {gap.total_seconds() / 3600:.1f} h): it may have moved "
-                    "or changed format",
+            usual = f"usually one every {gap.total_seconds() / 3600:.1f} h"
+            if feed.last_success is not None and now - feed.last_success <= timedelta(days=1):
+                # Answering 200 with old entries: a stale feed (METI's Atom feed does this),
+                # not a dead one; the fix is another path to the same news.
+                text = (
+                    f"Feed *{feed.name}* is stale: it still answers (last fetched "
+                    f"{(now - feed.last_success).total_seconds() / 3600:.0f} h ago) but has "
+                    f"had no new entry for {quiet_for.days} days ({usual}); the publisher may "
+                    "have stopped updating it: look for a second path (a news search, its page)"
                 )
-            )
+            else:
+                text = (
+                    f"Feed *{feed.name}* has had no new article for {quiet_for.days} days "
+                    f"({usual}): it may have moved or changed format"
+                )
+            problems.append(Problem(f"quiet:{feed.name}", text))
     for name, status in deliveries.items():
         error = status.last_error
         if error and status.pending_digests:
