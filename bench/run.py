@@ -287,10 +287,12 @@ def main() -> None:
         else:
             match_bench.main()
     if args.only in (None, "fulltext"):
-        from bench import extract_compare, fulltext_gate
+        from bench import extract_compare, fulltext_cost, fulltext_gate
 
         print()
         fulltext_gate.main()
+        print()
+        fulltext_cost.main()
         print()
         extract_compare.main()
     if args.only in (None, "digest"):
