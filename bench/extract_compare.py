@@ -214,7 +214,8 @@ def main() -> None:
     entries = json.loads((ARTICLES / "manifest.json").read_text(encoding="utf-8"))["articles"]
     absent = [e["file"] for e in entries if not (ARTICLES / e["file"]).is_file()]
     if absent:
-        # The real pages are kept out of the repository (tests/data/articles/.gitignore).
+        # Pages marked "committed": false were only fetched and are kept out of the repository
+        # (tests/data/articles/.gitignore); the bench uses them when they are on the machine.
         print(f"skipped, not on this machine: {', '.join(absent)}\n")
     entries = [e for e in entries if e["file"] not in absent]
     runners = extractors()

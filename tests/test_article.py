@@ -15,14 +15,18 @@ from bot.ingest.article import MAX_TEXT_CHARS, ArticleText, extract_article
 
 ARTICLES = Path(__file__).parent / "data" / "articles"
 MANIFEST = json.loads((ARTICLES / "manifest.json").read_text(encoding="utf-8"))["articles"]
+# The pages in the repository. The others ("committed": false) were only ever fetched, are kept
+# out of it by the .gitignore beside them, and serve bench/extract_compare.py alone.
+COMMITTED = [e for e in MANIFEST if e["committed"]]
 
 
 def fixture(entry: dict[str, object]) -> bytes:
-    """A fixture's bytes; the real pages are not in the repository (see the .gitignore beside
-    them), so a missing one skips its test instead of failing it."""
+    """A committed fixture's bytes; one that is missing fails the test that needs it."""
+    assert entry["committed"], (
+        f"{entry['file']} is not in the repository; tests use committed pages"
+    )
     path = ARTICLES / str(entry["file"])
-    if not path.is_file():
-        pytest.skip(f"{entry['file']} is absent; its source: {entry.get('source')}")
+    assert path.is_file(), f"{entry['file']} is committed but missing from {ARTICLES}"
     return path.read_bytes()
 
 
@@ -61,11 +65,30 @@ def test_the_fixture_set_is_what_the_bench_claims():
     assert walls == {"paywall", "cookie_wall"}
     for entry in MANIFEST:
         assert entry["synthetic"] or entry["source"]
+        assert isinstance(entry["committed"], bool)
         if entry["outcome"] == "ok":
             assert len(entry["must_include"]) >= 2 and len(entry["must_exclude"]) >= 2
 
 
-@pytest.mark.parametrize("entry", MANIFEST, ids=[e["file"] for e in MANIFEST])
+def test_the_committed_fixtures_are_present_and_enough_real_pages():
+    # The manifest-driven test below runs over these; it must not pass on an empty set.
+    for entry in COMMITTED:
+        assert (ARTICLES / entry["file"]).is_file(), f"{entry['file']} is committed but missing"
+        assert entry["synthetic"] or entry["obtained"].startswith("read_file ")
+    real = [e for e in COMMITTED if not e["synthetic"] and e["outcome"] == "ok"]
+    assert len(real) >= 5
+    assert sum(e["language"] == "ja" for e in real) >= 2
+    assert sum(e["language"] == "en" for e in real) >= 2
+    assert {e["outcome"] for e in COMMITTED if e["outcome"] != "ok"} == {"paywall", "cookie_wall"}
+
+
+def test_the_gitignore_keeps_out_exactly_the_fetched_only_pages():
+    lines = (ARTICLES / ".gitignore").read_text(encoding="utf-8").splitlines()
+    ignored = {line.removeprefix("/") for line in lines if line and not line.startswith("#")}
+    assert ignored == {e["file"] for e in MANIFEST if not e["committed"]}
+
+
+@pytest.mark.parametrize("entry", COMMITTED, ids=[e["file"] for e in COMMITTED])
 def test_fixture_keeps_the_article_and_drops_the_rest(entry):
     body = fixture(entry)
     # Every expectation is about text that is on the page: a phrase that is not could never
