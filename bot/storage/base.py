@@ -22,7 +22,12 @@ from typing import Protocol
 from bot.ingest.identity import Intent, Known
 from bot.models import Article, FeedState, FullText, Match
 from bot.storage.records import (
+    AppFeed,
+    AppSubscription,
+    AuditEntry,
+    FeedbackVote,
     Message,
+    MutedFeed,
     OutboxDigest,
     PendingDigest,
     StoredArticle,
@@ -196,7 +201,57 @@ class LeaseStore(Protocol):
     def release_lease(self, name: str, owner: str) -> None: ...
 
 
-class Storage(FeedStore, ArticleStore, LedgerStore, NoticeStore, LeaseStore, Protocol):
+class AppStore(Protocol):
+    """What the Slack app changes: subscriptions and feeds made from Slack, feedback on
+    stories, muted sources, the audit log of changes, and per-workspace settings."""
+
+    def app_subscriptions(self) -> list[AppSubscription]:
+        """Oldest first."""
+
+    def add_app_subscription(self, sub: AppSubscription) -> bool:
+        """False (and nothing changed) if a subscription of that name exists."""
+
+    def remove_app_subscription(self, name: str) -> bool:
+        """False if there was none of that name."""
+
+    def app_feeds(self) -> list[AppFeed]:
+        """Oldest first."""
+
+    def add_app_feed(self, feed: AppFeed) -> bool:
+        """False (and nothing changed) if a feed of that name, or of that URL, exists."""
+
+    def remove_app_feed(self, name: str) -> bool: ...
+
+    def record_feedback(self, vote: FeedbackVote) -> bool:
+        """Keep ``vote`` as its user's one vote on (article, subscription); True if that
+        changed anything (a first vote, or a changed verdict), False for a repeated click."""
+
+    def feedback(
+        self, *, subscription: str | None = None, article_ids: Iterable[int] | None = None
+    ) -> list[FeedbackVote]:
+        """Votes, newest first."""
+
+    def feedback_counts(self, article_id: int, subscription: str) -> dict[str, int]:
+        """Votes per verdict on one story in one subscription (verdicts with none omitted)."""
+
+    def mute_feed(self, muted: MutedFeed) -> bool:
+        """False if that feed was already muted for that subscription."""
+
+    def unmute_feed(self, subscription: str, feed: str) -> bool: ...
+
+    def muted_feeds(self, subscription: str | None = None) -> list[MutedFeed]: ...
+
+    def record_audit(self, entry: AuditEntry) -> None: ...
+
+    def audit(self, *, limit: int = 50, channel_id: str | None = None) -> list[AuditEntry]:
+        """Newest first."""
+
+    def workspace_setting(self, team_id: str, key: str) -> str | None: ...
+
+    def set_workspace_setting(self, team_id: str, key: str, value: str) -> None: ...
+
+
+class Storage(FeedStore, ArticleStore, LedgerStore, NoticeStore, LeaseStore, AppStore, Protocol):
     """Everything the bot keeps."""
 
     #: where it is, fit to print (a path, or a database URL without its password)

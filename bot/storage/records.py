@@ -115,3 +115,68 @@ class SubscriptionStatus:
     pending_articles: int
     pending_messages: int
     last_error: DeliveryFailure | None
+
+
+# -- what the Slack app keeps ----------------------------------------------------------------
+
+Verdict = Literal["relevant", "not_relevant"]
+
+
+@dataclass(frozen=True)
+class AppSubscription:
+    """A subscription created from Slack (``/techpolicy subscribe``): it lives in the
+    database beside those of bot.yaml (a name in bot.yaml wins)."""
+
+    name: str
+    channel_id: str
+    #: a rule name from keywords.yaml, or a rule; None: the "default" rule
+    rule: str | None
+    #: five-field cron
+    schedule: str
+    created_by: str
+    created_at: datetime
+    team_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppFeed:
+    """A feed added from Slack (``/techpolicy add-feed``), polled beside feeds.yaml's."""
+
+    name: str
+    url: str
+    tags: tuple[str, ...]
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedbackVote:
+    """One person's judgement of one story in one subscription's digest. A person has one
+    vote per (article, subscription): clicking again, or the other button, replaces it."""
+
+    article_id: int
+    subscription: str
+    user_id: str
+    verdict: Verdict
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MutedFeed:
+    subscription: str
+    feed: str
+    muted_by: str
+    muted_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A change made from Slack: who, what, when."""
+
+    at: datetime
+    user_id: str
+    #: subscribe, unsubscribe, add-feed, remove-feed, mute, unmute, language
+    action: str
+    target: str
+    detail: str = ""
+    channel_id: str | None = None
