@@ -12,9 +12,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import __version__
+from bot.app import feedback as feedback_app
+from bot.app import manage
 from bot.app.delivery import (
     SubscriptionOutcome,
     destination_for,
@@ -79,6 +82,14 @@ def _database_url(args: argparse.Namespace, config: Config) -> str | None:
 
 def _storage(args: argparse.Namespace, config: Config) -> Storage:
     return open_storage(_settings(args).data_dir, _database_url(args, config))
+
+
+def _with_app(config: Config, storage: Storage) -> Config:
+    """The configuration with the subscriptions and feeds made in Slack (bot.app.manage)."""
+    effective, notes = manage.load_effective(config, storage)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return effective
 
 
 def _lock(args: argparse.Namespace, config: Config, command: str) -> None:
@@ -185,6 +196,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     config = _load(args)
     storage = _storage(args, config)
     try:
+        config = _with_app(config, storage)
         rows = feed_rows(config, storage)
     finally:
         storage.close()
@@ -348,10 +360,36 @@ def cmd_train_model(args: argparse.Namespace) -> int:
     items = corpus_items(corpus)
     for extra in args.add or []:
         items += corpus_items(Path(extra))
+    judged: list[dict[str, Any]] = []
+    if args.feedback:
+        storage = _storage(args, config)
+        try:
+            tags = {f.name: tuple(f.tags) for f in _with_app(config, storage).feeds}
+            judged = feedback_app.corpus_entries(storage, tags)
+        finally:
+            storage.close()
+        items += judged
     model = train(config.keywords, items, source=str(corpus))
     out = Path(args.out) if args.out else config.directory / DEFAULT_MODEL_FILE
     out.write_text(model.to_json() + "\n", encoding="utf-8")
     meta = model.meta
+    if judged:
+        # what the new model changes on the stories subscribers judged
+        before = Matcher(config.keywords)
+        after = Matcher(replace(config.keywords, model=model))
+        _out(f"with {len(judged)} entries judged in Slack; decisions the new model changes:")
+        changed = 0
+        for entry in judged:
+            title, summary = str(entry["title"]), str(entry["summary"])
+            tags_of = [str(t) for t in entry["feed_tags"]]
+            old = before.match(title, summary, feed_tags=tags_of).flagged
+            new = after.match(title, summary, feed_tags=tags_of).flagged
+            if old != new:
+                changed += 1
+                label = "relevant" if entry["label"] else "not relevant"
+                _out(f"  {'flagged' if new else 'not flagged'} now (judged {label}): {title[:70]}")
+        if not changed:
+            _out("  none")
     _out(
         f"trained on {meta['items']} entries ({meta['relevant']} relevant) of {corpus}; "
         f"{meta['weights_kept']} weights written to {out}"
@@ -486,11 +524,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = _load(args)
     storage = _storage(args, config)
     try:
+        config = _with_app(config, storage)
         rows = subscription_rows(config, _settings(args), storage, now=datetime.now(UTC))
+        changes = storage.audit(limit=10)
     finally:
         storage.close()
     if args.json:
-        _out(json.dumps([r.to_json() for r in rows], ensure_ascii=False, indent=2))
+
+        def about(name: str) -> list[dict[str, str | None]]:
+            return [
+                {
+                    "at": c.at.isoformat(),
+                    "user": c.user_id,
+                    "action": c.action,
+                    "target": c.target,
+                    "detail": c.detail,
+                }
+                for c in changes
+                if c.target == name or c.detail == f"in {name}"
+            ]
+
+        out = [r.to_json() | {"changes": about(r.name)} for r in rows]
+        _out(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
     if not rows:
         _out("no subscriptions configured (see bot.yaml)")
@@ -512,6 +567,100 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         error = ledger.last_error if ledger else None
         _out(f"  last error:       {f'{error.code}: {error.message}' if error else '-'}")
+    if changes:
+        _out("changes made in Slack (newest first):")
+        for c in changes:
+            detail = f" ({c.detail})" if c.detail else ""
+            _out(f"  {_local(config, c.at)}  {c.user_id}  {c.action} {c.target}{detail}")
+    return EXIT_OK
+
+
+# -- feedback ------------------------------------------------------------------------------
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    config = _load(args)
+    storage = _storage(args, config)
+    try:
+        config = _with_app(config, storage)
+        if args.action == "export":
+            tags = {f.name: tuple(f.tags) for f in config.feeds}
+            entries = feedback_app.corpus_entries(storage, tags)
+            text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+            if args.out:
+                Path(args.out).write_text(text, encoding="utf-8")
+                print(f"{len(entries)} judged entries written to {args.out}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+            return EXIT_OK
+        items = feedback_app.judged(storage)
+    finally:
+        storage.close()
+    if args.json:
+        _out(
+            json.dumps(
+                [
+                    {
+                        "article_id": j.article.id,
+                        "subscription": j.subscription,
+                        "title": j.article.article.title,
+                        "link": j.article.article.link,
+                        "feed": j.article.article.feed,
+                        "relevant": j.relevant,
+                        "not_relevant": j.not_relevant,
+                        "verdict": j.verdict,
+                        "voters": j.voters,
+                        "last_vote": j.last_vote.isoformat() if j.last_vote else None,
+                    }
+                    for j in items
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not items:
+        _out("no feedback yet (the buttons under each story in Slack)")
+    for j in items:
+        verdict = {True: "relevant", False: "NOT relevant", None: "tied"}[j.verdict]
+        _out(
+            f"{verdict:<13} +{j.relevant} -{j.not_relevant}  {j.subscription:<20} "
+            f"{clean_text(j.article.article.title)[:70]}  ({j.article.article.feed})"
+        )
+    return EXIT_OK
+
+
+def _ratio(p: feedback_app.Precision) -> str:
+    return f"{p.precision:.3f}" if p.precision is not None else "-"
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if not args.feedback:
+        _out("the relevance corpus: `make eval` (python -m tests.quality) in a checkout")
+        return EXIT_OK
+    config = _load(args)
+    storage = _storage(args, config)
+    try:
+        report = feedback_app.report(storage)
+    finally:
+        storage.close()
+    if args.json:
+        _out(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    _out(f"precision as judged by subscribers ({report.votes} votes; a story's verdict is")
+    _out("the majority of its votes, ties left out)")
+    for title, rows in (("subscription", report.by_subscription), ("feed", report.by_feed)):
+        _out(f"\n{title.upper():<32}{'JUDGED':>7}{'RELEVANT':>9}{'PRECISION':>10}")
+        for p in rows:
+            _out(f"{p.name[:31]:<32}{p.judged:>7}{p.relevant:>9}{_ratio(p):>10}")
+    if report.worst:
+        _out("\nmost often marked not relevant:")
+        for j, why in report.worst:
+            _out(
+                f"  -{j.not_relevant} +{j.relevant}  {clean_text(j.article.article.title)[:70]}"
+                f"  ({j.article.article.feed}, {j.subscription})"
+            )
+            _out(f"      why it was flagged: {why or '-'}")
     return EXIT_OK
 
 
@@ -560,6 +709,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = replace(_settings(args), database_url=_database_url(args, config))
     _lock(args, config, "run --once" if args.once else "run")
     if args.once:
+        storage = _storage(args, config)
+        try:
+            config = _with_app(config, storage)
+        finally:
+            storage.close()
         outcomes, deliveries = asyncio.run(
             run_once(config, settings, progress=_progress(args, len(config.feeds)))
         )
@@ -782,7 +936,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--add", action="append", metavar="FILE", help="more labelled entries (e.g. feedback)"
     )
     p.add_argument("--out", help="the model file (default: CONFIG/relevance-model.json)")
+    p.add_argument(
+        "--feedback",
+        action="store_true",
+        help="add the stories subscribers judged in Slack, and show what the model changes",
+    )
     p.set_defaults(func=cmd_train_model)
+
+    p = sub.add_parser(
+        "feedback",
+        help="subscribers' feedback from Slack; 'feedback export' writes it as corpus entries",
+    )
+    p.add_argument("action", nargs="?", choices=["list", "export"], default="list")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", metavar="FILE", help="export: write here instead of stdout")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("eval", help="'eval --feedback': precision as judged by subscribers")
+    p.add_argument("--feedback", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("match", help="batch matching: JSON lines in, JSON lines out")
     p.add_argument("--jsonl", required=True, metavar="FILE", help="input file, or - for stdin")

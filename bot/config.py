@@ -354,7 +354,37 @@ class SubscriptionConfig(_Model):
         return self
 
 
+_SLACK_ID = re.compile(r"^[US][A-Z0-9]{2,}$")
+
+
+class SlackAppSettings(_Model):
+    """The Slack app (started by ``run`` when SLACK_APP_TOKEN is set; see README)."""
+
+    #: the slash command, as created in the app's manifest
+    command: str = Field("/techpolicy", pattern=r"^/[a-z0-9_-]{1,31}$")
+    #: who may change subscriptions and feeds from Slack, besides workspace admins and
+    #: owners: user IDs (U0123ABCD) and user group IDs (S0123ABCD)
+    admins: tuple[str, ...] = ()
+    #: the replies' language until a workspace chooses (`/techpolicy language ja`)
+    language: Literal["en", "ja"] = "en"
+    #: feedback buttons (Relevant / Not relevant / Mute this source) on every story
+    feedback_buttons: bool = True
+
+    @field_validator("admins")
+    @classmethod
+    def _ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if not _SLACK_ID.match(item):
+                raise ValueError(
+                    f"{item!r} is not a user ID (U0123ABCD) or a user group ID (S0123ABCD): "
+                    "in Slack, open the profile or the group and copy its ID"
+                )
+        return value
+
+
 class SlackSettings(_Model):
+    #: the Slack app over Socket Mode
+    app: SlackAppSettings = SlackAppSettings()
     #: environment variable holding the bot token
     token_env: str = "SLACK_BOT_TOKEN"
     #: Web API base URL (SLACK_API_URL overrides it): for proxies and tests

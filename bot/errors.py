@@ -10,6 +10,8 @@
      |    +-- ParseError        (kind: not_a_feed, empty, ...)
      +-- StorageError
      +-- DeliveryError          (destination, Slack error code)
+     +-- CommandError           a Slack command that cannot be done (usage, unknown name)
+          +-- NotAllowed        the user may not make this change (says who can)
 
 A broken feed is an expected outcome: ``FeedError`` is recorded on the feed's health and
 polling carries on. Anything outside this tree reaching the top is a bug.
@@ -117,3 +119,11 @@ class DeliveryError(BotError):
         self.code = code
         self.permanent = permanent
         super().__init__(f"{destination}: {code}: {message}")
+
+
+class CommandError(BotError):
+    """A command from Slack that cannot be carried out; the message is the reply."""
+
+
+class NotAllowed(CommandError):
+    """The user may not make this change; the message says who can."""

@@ -102,8 +102,13 @@ def select(
         start = storage.ensure_subscription(key, start=first_start)
     else:
         start = storage.subscription_start(key) or first_start
+    muted = frozenset(m.feed for m in storage.muted_feeds(sub.name))
     chosen, passed = choose(
-        storage.undelivered(key, since=start), matcher, config.rules[sub.name], sub.min_score
+        storage.undelivered(key, since=start),
+        matcher,
+        config.rules[sub.name],
+        sub.min_score,
+        muted,
     )
     if record_skips and passed:
         storage.skip(key, passed)
@@ -132,13 +137,15 @@ def run_subscription(
     digest: bool = True,
     slot: datetime | None = None,
     keep_claim: KeepClaim | None = None,
+    feedback: bool = False,
 ) -> SubscriptionOutcome:
     """Resume, alert, and (if ``digest``) build and send a digest for one subscription.
     Never raises for a delivery problem: it is recorded and returned.
 
     ``slot``: the scheduled time this digest is for; if a digest was already built at or
     after it (by another replica, or before a restart), none is built again. ``keep_claim``
-    is asked before every message (replicas: see bot.delivery.outbox.ClaimLost)."""
+    is asked before every message (replicas: see bot.delivery.outbox.ClaimLost).
+    ``feedback``: stories carry the Slack app's feedback buttons."""
     key = ledger_key(sub, destination)
     outcome = SubscriptionOutcome(sub.name, destination.label)
     now = clock()
@@ -162,7 +169,14 @@ def run_subscription(
                 urgent = [i for i in items if i.score >= sub.alert_score]
                 items = [i for i in items if i.score < sub.alert_score]
                 queued += [
-                    alert_digest(item, subscription=sub.name, title=title, now=now, timezone=tz)
+                    alert_digest(
+                        item,
+                        subscription=sub.name,
+                        title=title,
+                        now=now,
+                        timezone=tz,
+                        feedback=feedback,
+                    )
                     for item in urgent
                 ]
             # articles that were in a parked digest go out alone (see Storage.park_digest),
@@ -171,11 +185,17 @@ def run_subscription(
             alone = [i for i in items if i.article_id in solo]
             items = [i for i in items if i.article_id not in solo]
             queued += [
-                render_digest(config, sub, [item], now=now, storage=storage, key=key)
+                render_digest(
+                    config, sub, [item], now=now, storage=storage, key=key, feedback=feedback
+                )
                 for item in alone
             ]
             if digest and (items or sub.post_empty):
-                queued.append(render_digest(config, sub, items, now=now, storage=storage, key=key))
+                queued.append(
+                    render_digest(
+                        config, sub, items, now=now, storage=storage, key=key, feedback=feedback
+                    )
+                )
             queue(storage, destination, key, queued)
         more = send_pending(
             storage, destination, key, clock=clock, park_after=park_after, keep_claim=keep_claim
@@ -229,6 +249,7 @@ def render_digest(
     now: datetime,
     storage: Storage | None = None,
     key: str | None = None,
+    feedback: bool = False,
 ) -> Digest:
     since = storage.last_delivered(key) if storage is not None and key is not None else None
     labels = {name: group.label for name, group in config.keywords.groups.items()}
@@ -241,6 +262,7 @@ def render_digest(
         topic_labels=labels,
         max_items=sub.max_items,
         since=since,
+        feedback=feedback,
     )
 
 

@@ -16,12 +16,13 @@ from bot.match import Matcher, MatchResult
 from bot.match.rules import Node
 
 
-def fetch_page(config: Config, url: str) -> tuple[str, str]:
-    """Fetch ``url`` with the bot's own limits and return (title, main text)."""
+def fetch_page(config: Config, url: str, *, trusted: bool = True) -> tuple[str, str]:
+    """Fetch ``url`` with the bot's own limits and return (title, main text). A URL typed
+    in Slack is not ``trusted``: it goes through the URL guard."""
 
     async def get() -> tuple[bytes, str | None, str]:
         async with Fetcher(config.bot.fetch) as fetcher:
-            result = await fetcher.fetch(url)
+            result = await fetcher.fetch(url, trusted=trusted)
             return result.body, result.headers.get("content-type"), result.final_url or url
 
     body, content_type, final_url = asyncio.run(get())

@@ -18,6 +18,7 @@ everything that is mrkdwn (fallback text, context) is escaped for & < >.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,14 @@ MAX_TITLE_CHARS = 250
 COMPACT_PER_BLOCK = 15
 OTHER_TOPICS = "other"
 EVENT_TYPE = "jp_techpolicy_digest"
+#: feedback buttons: the block is ``fb:<article id>``, each button's value names the
+#: article and the subscription, so a click works whenever it comes (after a restart too)
+FEEDBACK_BLOCK_PREFIX = "fb:"
+FEEDBACK_ACTIONS = {
+    "fb_relevant": "Relevant",
+    "fb_not_relevant": "Not relevant",
+    "fb_mute": "Mute this source",
+}
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,44 @@ def story_block(story: Story, tz: ZoneInfo) -> dict[str, Any]:
     return _rich(elements)
 
 
+def feedback_block(
+    article_id: int, subscription: str, counts: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Relevant / Not relevant / Mute this source under a story; ``counts`` (votes per
+    verdict) are shown on the first two once someone has voted."""
+    value = json.dumps({"a": article_id, "s": subscription}, separators=(",", ":"))
+    counts = counts or {}
+    elements = []
+    for action_id, label in FEEDBACK_ACTIONS.items():
+        verdict = action_id.removeprefix("fb_")
+        shown = f"{label} · {counts[verdict]}" if counts.get(verdict) else label
+        elements.append(
+            {
+                "type": "button",
+                "action_id": action_id,
+                "text": {"type": "plain_text", "text": shown},
+                "value": value,
+            }
+        )
+    return {
+        "type": "actions",
+        "block_id": f"{FEEDBACK_BLOCK_PREFIX}{article_id}",
+        "elements": elements,
+    }
+
+
+def with_feedback_counts(
+    blocks: Sequence[dict[str, Any]], article_id: int, subscription: str, counts: dict[str, int]
+) -> list[dict[str, Any]]:
+    """A posted message's blocks with one story's buttons showing ``counts`` (for
+    chat.update: the message is edited in place, never posted again)."""
+    target = f"{FEEDBACK_BLOCK_PREFIX}{article_id}"
+    return [
+        feedback_block(article_id, subscription, counts) if b.get("block_id") == target else b
+        for b in blocks
+    ]
+
+
 def compact_block(stories: Sequence[Story]) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     for index, story in enumerate(stories):
@@ -185,8 +232,10 @@ def build_digest(
     topic_labels: dict[str, str],
     max_items: int,
     since: datetime | None = None,
+    feedback: bool = False,
 ) -> Digest:
-    """The digest of ``items`` for ``subscription`` as Slack messages and as text."""
+    """The digest of ``items`` for ``subscription`` as Slack messages and as text; with
+    ``feedback``, each story (not the compact list) has its feedback buttons."""
     tz = ZoneInfo(timezone)
     stories = group_stories(items)
     shown, rest = stories[:max_items], stories[max_items:]
@@ -207,11 +256,15 @@ def build_digest(
 
     units: list[list[dict[str, Any]]] = []
     for topic in order:
-        blocks = [story_block(s, tz) for s in by_topic[topic]]
+        blocks = [
+            [story_block(s, tz)]
+            + ([feedback_block(s.lead.article_id, subscription)] if feedback else [])
+            for s in by_topic[topic]
+        ]
         heading = _heading(f"{topic_labels.get(topic, topic)} ({len(blocks)})")
-        # A heading travels with at least its first story.
-        units.append([heading, blocks[0]])
-        units += [[b] for b in blocks[1:]]
+        # A heading travels with at least its first story; a story with its buttons.
+        units.append([heading, *blocks[0]])
+        units += blocks[1:]
     if rest:
         units.append([_heading(f"More flagged stories ({len(rest)}), by score")])
         units += [
@@ -254,16 +307,24 @@ def build_digest(
 
 
 def alert_digest(
-    item: DigestItem, *, subscription: str, title: str, now: datetime, timezone: str
+    item: DigestItem,
+    *,
+    subscription: str,
+    title: str,
+    now: datetime,
+    timezone: str,
+    feedback: bool = False,
 ) -> Digest:
     """One article posted at once because it scored above the subscription's alert level."""
     tz = ZoneInfo(timezone)
     story = Story(item)
     header = truncate(f"Alert · {title}", MAX_HEADER_CHARS)
-    blocks = (
+    blocks: tuple[dict[str, Any], ...] = (
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}},
         story_block(story, tz),
     )
+    if feedback:
+        blocks += (feedback_block(item.article_id, subscription),)
     text = escape_mrkdwn(f"{title} alert: {inert_mrkdwn(truncate(item.title, 200))}")
     rendered = (
         f"!!! {header}\n* {item.title}\n"

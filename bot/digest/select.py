@@ -33,12 +33,20 @@ def to_item(stored: StoredArticle, score: int) -> DigestItem:
 
 
 def choose(
-    candidates: Iterable[StoredArticle], matcher: Matcher, rule: Node, min_score: int
+    candidates: Iterable[StoredArticle],
+    matcher: Matcher,
+    rule: Node,
+    min_score: int,
+    muted: frozenset[str] = frozenset(),
 ) -> tuple[list[DigestItem], list[int]]:
     """(the items the rule takes at ``min_score``, the ids it passes over). A subscription's
-    own rule is applied to the stored group scores: the text is not matched again."""
+    own rule is applied to the stored group scores: the text is not matched again. An
+    article only ``muted`` feeds carried is passed over."""
     chosen, passed = [], []
     for stored in candidates:
+        if muted and set(stored.sources) <= muted:
+            passed.append(stored.id)
+            continue
         decision, score = matcher.decide(rule, stored.match.reasons if stored.match else ())
         if decision and score >= min_score:
             chosen.append(to_item(stored, score))

@@ -9,7 +9,10 @@
                         outage is sent once when the bot is back; jobs live in memory, so
                         at start a digest missed while the process was down is caught up
       admin             hourly, if an admin destination is configured
+      app-config        every minute: subscriptions and feeds made in Slack (by this
+                        replica or another) are scheduled without a restart
     HTTP (optional)     /healthz, /metrics
+    Slack app           with SLACK_APP_TOKEN: Socket Mode on its own threads (bot.slack.app)
 
 Slack calls block, so deliveries run on one dedicated thread with its own SQLite
 connection (WAL lets it write beside the poller). Shutdown (SIGTERM/SIGINT): pause the
@@ -32,11 +35,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app import manage
 from bot.app.delivery import (
     SubscriptionOutcome,
     destination_for,
@@ -54,6 +58,9 @@ from bot.runtime.schedule import cron_trigger, missed, previous_run
 from bot.settings import Settings
 from bot.storage import Storage, open_storage
 
+if TYPE_CHECKING:
+    from bot.slack.app import SlackApp
+
 log = logging.getLogger("bot.runtime.service")
 T = TypeVar("T")
 
@@ -62,6 +69,7 @@ DIGEST_MISFIRE_GRACE = 3600
 HEALTH_BUSY_TIMEOUT = 2.0
 SHUTDOWN_GRACE = 30.0
 ADMIN_INTERVAL = 3600
+APP_CONFIG_INTERVAL = 60
 
 
 def utcnow() -> datetime:
@@ -136,6 +144,15 @@ class Deliverer:
     def destination(self, sub: SubscriptionConfig) -> Destination:
         return destination_for(self.config, self.settings, sub, stop=self.stop)
 
+    def feedback_buttons(self, destination: Destination) -> bool:
+        """Stories carry feedback buttons when the Slack app runs (it receives the clicks)
+        and the digest is posted by the bot (a webhook's message cannot be edited)."""
+        return (
+            self.settings.slack_app_token is not None
+            and self.config.bot.slack.app.feedback_buttons
+            and destination.kind == "slack"
+        )
+
     def run(self, sub: SubscriptionConfig, *, digest: bool) -> SubscriptionOutcome | None:
         """Deliver one subscription; None if another replica is delivering it now. A
         scheduled digest is built once for its scheduled time, however many replicas (or
@@ -163,6 +180,7 @@ class Deliverer:
                 digest=digest,
                 slot=slot,
                 keep_claim=claim.acquire,
+                feedback=self.feedback_buttons(destination),
             )
         record_delivery(self.metrics, outcome)
         return outcome
@@ -234,11 +252,14 @@ class Service:
         storage: Storage | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.config = config
+        #: the configuration from the files; ``config`` adds what was made in Slack
+        self.base_config = config
         self.settings = settings
         self.clock = clock
         self.metrics = Metrics()
         self.storage = storage or open_storage(settings.data_dir, settings.database_url)
+        config = self._effective()
+        self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.poller = Poller(
             config, self.storage, clock=clock, keep_workers=True, due_only=True, owner=self.owner
@@ -250,6 +271,7 @@ class Service:
             settings.health_port if settings.health_port is not None else config.bot.http.port
         )
         self.health: HealthServer | None = None
+        self.app: SlackApp | None = None
         self.started = clock()
         self.stopping = asyncio.Event()
         self._running: set[asyncio.Task[Any]] = set()
@@ -310,36 +332,78 @@ class Service:
 
         return job
 
+    def _effective(self) -> Config:
+        config, notes = manage.load_effective(self.base_config, self.storage)
+        for note in notes:
+            log.warning("%s", note)
+        return config
+
+    def reconfigure(self) -> bool:
+        """Build the configuration again with what was made in Slack; if subscriptions or
+        feeds changed, schedule them (without a restart). True if anything changed."""
+        try:
+            config = self._effective()
+        except StorageError as e:
+            log.error("could not read the subscriptions and feeds made in Slack: %s", e)
+            return False
+        if (config.feeds, config.bot.subscriptions) == (
+            self.config.feeds,
+            self.config.bot.subscriptions,
+        ):
+            return False
+        self.config = self.poller.config = self.deliverer.config = config
+        if self.scheduler.running:
+            self.schedule()
+        log.info(
+            "configuration changed: %d feeds, %d subscriptions",
+            len(config.feeds),
+            len(config.bot.subscriptions),
+        )
+        return True
+
     def schedule(self) -> None:
+        """Add every job; called again after a change, it replaces them and removes the
+        jobs of what is gone."""
+        wanted: set[str] = set()
         groups: dict[float, list[FeedConfig]] = {}
         for feed in self.config.feeds:
             if feed.enabled:
                 groups.setdefault(self.config.interval(feed), []).append(feed)
         now = self.clock()
         for interval, feeds in sorted(groups.items()):
+            job_id = f"poll:{interval:g}s"
+            wanted.add(job_id)
+            existing = self.scheduler.get_job(job_id)
             self.scheduler.add_job(
-                self._tracked(f"poll:{interval:g}s", self._poll_job(feeds)),
+                self._tracked(job_id, self._poll_job(feeds)),
                 IntervalTrigger(seconds=interval, jitter=min(60.0, interval * 0.1)),
-                id=f"poll:{interval:g}s",
+                id=job_id,
                 name=f"poll {len(feeds)} feeds every {interval:g}s",
                 max_instances=1,
                 coalesce=True,
-                next_run_time=now,  # first poll right away
+                # first poll right away; a new feed in a group is due at once anyway
+                # (polls take only due feeds), so a replaced job keeps its rhythm
+                next_run_time=existing.next_run_time if existing else now,
                 misfire_grace_time=None,
+                replace_existing=True,
             )
         for sub in self.config.bot.subscriptions:
-            self._catch_up(sub, now)
+            job_id = f"digest:{sub.name}"
+            wanted.add(job_id)
+            if self.scheduler.get_job(job_id) is None:
+                self._catch_up(sub, now)
             trigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
             self.scheduler.add_job(
-                self._tracked(f"digest:{sub.name}", self._digest_job(sub)),
+                self._tracked(job_id, self._digest_job(sub)),
                 trigger,
-                id=f"digest:{sub.name}",
+                id=job_id,
                 name=f"digest {sub.name} ({sub.schedule} {self.config.timezone_of(sub)})",
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=DIGEST_MISFIRE_GRACE,
+                replace_existing=True,
             )
-        if self.config.bot.admin is not None:
+        if self.config.bot.admin is not None and self.scheduler.get_job("admin") is None:
             self.scheduler.add_job(
                 self._tracked("admin", lambda: self.deliverer.call(self.deliverer.admin)),
                 IntervalTrigger(seconds=ADMIN_INTERVAL),
@@ -348,6 +412,20 @@ class Service:
                 coalesce=True,
                 next_run_time=now + timedelta(minutes=5),
             )
+        if self.scheduler.get_job("app-config") is None:
+            self.scheduler.add_job(
+                self._tracked("app-config", self._refresh_job),
+                IntervalTrigger(seconds=APP_CONFIG_INTERVAL),
+                id="app-config",
+                max_instances=1,
+                coalesce=True,
+            )
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(("poll:", "digest:")) and job.id not in wanted:
+                job.remove()
+
+    async def _refresh_job(self) -> None:
+        self.reconfigure()
 
     def _catch_up(self, sub: SubscriptionConfig, now: datetime) -> None:
         """Jobs live in memory, so a digest whose time passed while the bot was down would be
@@ -434,6 +512,7 @@ class Service:
             self.health_port = await self.health.start()
         self.schedule()
         self.scheduler.start()
+        self.start_app(loop)
         log.info(
             "service started: %d feeds, %d subscriptions",
             len(self.config.feeds),
@@ -444,6 +523,50 @@ class Service:
             log.info("scheduled %s, next at %s", job.name, job.next_run_time)
         await self.stopping.wait()
         await self.shutdown()
+
+    def start_app(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The Slack app, when SLACK_APP_TOKEN is set. A problem with it (a bad token,
+        Slack unreachable) is logged with what to do; polling and digests carry on."""
+        token = self.settings.slack_app_token
+        if token is None:
+            return
+        from bot.slack.app import AppHost, SlackApp
+        from bot.slack.client import credential_problem
+
+        slack = self.base_config.bot.slack
+        bot_token = self.settings.secret(slack.token_env)
+        problem = credential_problem(token) or (
+            None if token.startswith("xapp-") else "is not an app-level token (xapp-...)"
+        )
+        if problem or not bot_token:
+            log.error(
+                "Slack app not started: %s",
+                f"SLACK_APP_TOKEN {problem}: create an app-level token with "
+                "connections:write (Basic Information > App-Level Tokens) and set it"
+                if problem
+                else f"{slack.token_env} is not set: the app answers with the bot token",
+            )
+            return
+
+        def changed() -> None:
+            # from Slack's threads: the scheduler lives on the event loop
+            loop.call_soon_threadsafe(self.reconfigure)
+
+        host = AppHost(self.base_config, self.storage, self.settings, self.clock, changed)
+        try:
+            app = SlackApp(
+                host, bot_token=bot_token, app_token=token, api_url=self.settings.slack_api_url
+            )
+            app.start()
+        except Exception as e:  # SlackApiError (invalid_auth ...), a connection error
+            detail = getattr(getattr(e, "response", None), "get", lambda _k: None)("error")
+            log.error(
+                "Slack app not started: %s; digests are still sent. Check SLACK_APP_TOKEN "
+                "(xapp-..., with connections:write) and that Socket Mode is on.",
+                detail or f"{type(e).__name__}: {e}",
+            )
+            return
+        self.app = app
 
     def request_stop(self) -> None:
         self.deliverer.stop.set()
@@ -464,6 +587,8 @@ class Service:
                 await asyncio.wait(pending, timeout=5)
         self.scheduler.shutdown(wait=False)
         await asyncio.sleep(0)
+        if self.app is not None:
+            await asyncio.to_thread(self.app.close)
         if self.health is not None:
             await self.health.stop()
         self.poller.close()
