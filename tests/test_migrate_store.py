@@ -11,23 +11,31 @@ import psycopg
 from bot.storage import Storage
 from bot.storage.postgres import PostgresStorage
 from bot.storage.sqlite import SqliteStorage
+from bot.storage.sqlite.schema import MIGRATIONS as SQLITE_MIGRATIONS
 from tests.test_storage_contract import (
+    BEFORE_APP_STORE,
     DAY,
     FLAGGED,
     NOT_FLAGGED,
     NOW,
     PAYLOADS,
     URL,
+    app_data,
+    app_feed,
+    app_sub,
     art,
+    entry,
     matched,
     put,
+    vote,
 )
 
 
-def fill(data_dir: Path) -> None:
+def fill(data_dir: Path, *, app: bool = True) -> None:
     """A store with something of everything: feeds' health and validators, a story from
     two feeds, an edit, backlog, a subscription's ledger, a sent digest, a pending one,
-    a parked one and its released articles, admin notices, a lease and a heartbeat."""
+    a parked one and its released articles, admin notices, a lease and a heartbeat; and
+    (``app``) what the Slack app keeps."""
     s = SqliteStorage(data_dir)
     try:
         s.feed_state("f", URL)
@@ -68,12 +76,15 @@ def fill(data_dir: Path) -> None:
         s.record_notice("failing:wire", now=NOW)
         s.acquire_lease("poll:f", "replica-1", now=NOW, ttl=timedelta(minutes=5))
         s.heartbeat(NOW)
+        if app:
+            app_data(s)
     finally:
         s.close()
 
 
-def snapshot(s: Storage) -> dict[str, object]:
-    """Everything the interface shows."""
+def snapshot_core(s: Storage) -> dict[str, object]:
+    """What the interface shows of the bot's own data (a store from before the Slack
+    app's tables has all of it)."""
     return {
         "feeds": s.all_feeds(),
         "warnings": s.feed_warnings("f"),
@@ -88,6 +99,20 @@ def snapshot(s: Storage) -> dict[str, object]:
         "channel": s.channel_id("jp@C1"),
         "delivered": s.last_delivered("jp@C1"),
         "notice_due": s.notice_due("failing:wire", now=NOW, repeat_after=DAY),
+    }
+
+
+def snapshot(s: Storage) -> dict[str, object]:
+    """Everything the interface shows."""
+    return {
+        **snapshot_core(s),
+        "app_subscriptions": s.app_subscriptions(),
+        "app_feeds": s.app_feeds(),
+        "feedback": s.feedback(),
+        "feedback_counts": [s.feedback_counts(v.article_id, v.subscription) for v in s.feedback()],
+        "muted": s.muted_feeds(),
+        "audit": s.audit(),
+        "setting": s.workspace_setting("T1", "language"),
     }
 
 
@@ -113,6 +138,13 @@ def test_migrate_store_copies_everything_once(tmp_path, pg_url, run_bot):
         articles = before["articles"]
         assert isinstance(articles, list)
         assert new and new[0] > max(a.id for a in articles)
+        # the Slack app's data came along, and its ids go on after the copied ones too
+        assert before["feedback"] and before["audit"] and before["app_feeds"]
+        assert pg.add_app_subscription(app_sub("later", at=NOW + DAY))
+        assert pg.add_app_feed(app_feed("later", at=NOW + DAY))
+        assert pg.record_feedback(vote(new[0], "U9", "relevant", at=NOW + DAY))
+        pg.record_audit(entry(9, at=NOW + DAY))
+        assert pg.audit()[0] == entry(9, at=NOW + DAY)
     finally:
         pg.close()
 
@@ -163,3 +195,30 @@ def test_it_says_what_is_missing(tmp_path, pg_url, run_bot):
     assert empty.code == 1 and "no SQLite store" in empty.err
     bad = run_bot("--data-dir", str(tmp_path), "migrate-store", "--to", "mysql://x")
     assert bad.code == 2 and "postgresql://" in bad.err
+
+
+def test_a_store_from_before_the_app_tables_is_upgraded_then_copied(
+    tmp_path, pg_url, run_bot, monkeypatch
+):
+    data = tmp_path / "data"
+    version = BEFORE_APP_STORE["sqlite"]
+    monkeypatch.setattr("bot.storage.sqlite.connection.MIGRATIONS", SQLITE_MIGRATIONS[:version])
+    fill(data, app=False)
+    old = SqliteStorage(data)
+    assert old.schema_version == version
+    before = snapshot_core(old)
+    old.close()
+    monkeypatch.undo()
+
+    result = run_bot("--data-dir", str(data), "migrate-store", "--to", pg_url)
+    assert result.code == 0, result.err
+    upgraded = SqliteStorage(data)
+    pg = PostgresStorage(pg_url)
+    try:
+        assert upgraded.schema_version == len(SQLITE_MIGRATIONS)
+        assert snapshot(upgraded) == snapshot(pg)
+        assert snapshot_core(pg) == before
+        assert pg.app_subscriptions() == [] and pg.feedback() == []
+    finally:
+        upgraded.close()
+        pg.close()

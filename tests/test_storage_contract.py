@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,20 @@ from bot.ingest.identity import Known, decide
 from bot.ingest.parse import _content_hash
 from bot.models import Article, FeedState, FullText, GroupScore, Match, TermScore
 from bot.storage import (
+    AppFeed,
+    AppSubscription,
+    AuditEntry,
     DeliveryFailure,
     DigestSummary,
+    FeedbackVote,
+    MutedFeed,
     OutboxDigest,
     OutboxMessage,
     PendingDigest,
     Storage,
     StoreResult,
     SubscriptionStatus,
+    Verdict,
 )
 from bot.storage.postgres import PostgresStorage
 from bot.storage.postgres.connection import Server, storage_error, without_password
@@ -1087,6 +1093,316 @@ def test_leases(storage: Storage) -> None:
     storage.release_lease("poll", "b")
     assert storage.acquire_lease("poll", "a", now=NOW + 16 * minute, ttl=ttl)
     storage.release_lease("nothing", "a")
+
+
+# -- the Slack app's store: subscriptions, feeds, feedback, mutes, audit, settings ------------
+
+MINUTE = timedelta(minutes=1)
+JST = timezone(timedelta(hours=9))
+
+
+def app_sub(
+    name: str, *, at: datetime = NOW, rule: str | None = None, team: str | None = None
+) -> AppSubscription:
+    return AppSubscription(
+        name=name,
+        channel_id=f"C-{name}",
+        rule=rule,
+        schedule="0 9 * * 1-5",
+        created_by="U1",
+        created_at=at,
+        team_id=team,
+    )
+
+
+def app_feed(
+    name: str, url: str = "", *, at: datetime = NOW, tags: tuple[str, ...] = ()
+) -> AppFeed:
+    return AppFeed(
+        name=name, url=url or f"https://{name}.example/rss", tags=tags, added_by="U1", added_at=at
+    )
+
+
+def vote(
+    article_id: int, user: str, verdict: Verdict, *, sub: str = "jp", at: datetime = NOW
+) -> FeedbackVote:
+    return FeedbackVote(
+        article_id=article_id, subscription=sub, user_id=user, verdict=verdict, at=at
+    )
+
+
+def entry(i: int, *, channel: str | None = "C1", at: datetime | None = None) -> AuditEntry:
+    return AuditEntry(
+        at=at or NOW + i * MINUTE,
+        user_id=f"U{i}",
+        action="subscribe",
+        target=f"s{i}",
+        detail=f"detail {i}" if i % 2 else "",
+        channel_id=channel,
+    )
+
+
+def test_app_subscriptions_are_unique_by_name_and_listed_oldest_first(storage: Storage) -> None:
+    assert storage.app_subscriptions() == []
+    b = app_sub("b", at=NOW + HOUR, rule="chips", team="T1")
+    a = app_sub("a", at=NOW)
+    c = app_sub("c", at=NOW + HOUR)  # the same second as b, added after it
+    assert storage.add_app_subscription(b)
+    assert storage.add_app_subscription(a)
+    assert storage.add_app_subscription(c)
+    assert storage.app_subscriptions() == [a, b, c]
+    # a name taken: refused, and the subscription of that name unchanged
+    assert not storage.add_app_subscription(replace(a, channel_id="C9", created_at=NOW + DAY))
+    assert storage.app_subscriptions() == [a, b, c]
+    assert storage.remove_app_subscription("b")
+    assert not storage.remove_app_subscription("b")
+    assert not storage.remove_app_subscription("nobody")
+    assert storage.app_subscriptions() == [a, c]
+    # the name is free again
+    again = replace(b, created_at=NOW + DAY)
+    assert storage.add_app_subscription(again)
+    assert storage.app_subscriptions() == [a, c, again]
+
+
+def test_app_feeds_refuse_a_name_or_url_taken(storage: Storage) -> None:
+    assert storage.app_feeds() == []
+    nikkei = app_feed("nikkei", tags=("jp", "経済"))
+    wire = app_feed("wire", at=NOW + HOUR)
+    assert storage.add_app_feed(wire)
+    assert storage.add_app_feed(nikkei)
+    listed = storage.app_feeds()
+    assert listed == [nikkei, wire]
+    assert listed[0].tags == ("jp", "経済") and listed[1].tags == ()
+    assert not storage.add_app_feed(replace(nikkei, url="https://other.example/rss"))  # name
+    assert not storage.add_app_feed(replace(wire, name="wire2", added_at=NOW + DAY))  # url
+    assert storage.app_feeds() == [nikkei, wire]
+    assert storage.remove_app_feed("nikkei")
+    assert not storage.remove_app_feed("nikkei")
+    assert not storage.remove_app_feed("nobody")
+    assert storage.app_feeds() == [wire]
+    # wire still holds its URL; nikkei's name and URL are free again
+    assert not storage.add_app_feed(replace(wire, name="wire2"))
+    back = replace(nikkei, added_at=NOW + DAY)
+    assert storage.add_app_feed(back)
+    assert storage.app_feeds() == [wire, back]
+
+
+def test_a_repeated_click_counts_once_and_a_changed_verdict_replaces_the_vote(
+    storage: Storage,
+) -> None:
+    a1, a2 = matched(storage, 2)
+    assert storage.feedback_counts(a1, "jp") == {}
+    first = vote(a1, "U1", "relevant")
+    assert storage.record_feedback(first)
+    # the same click again: nothing changes, not even the time
+    assert not storage.record_feedback(replace(first, at=NOW + HOUR))
+    assert storage.feedback() == [first]
+    assert storage.feedback_counts(a1, "jp") == {"relevant": 1}
+    # the other button: the verdict and its time are replaced
+    changed = replace(first, verdict="not_relevant", at=NOW + 2 * HOUR)
+    assert storage.record_feedback(changed)
+    assert storage.feedback() == [changed]
+    assert storage.feedback_counts(a1, "jp") == {"not_relevant": 1}
+    assert not storage.record_feedback(replace(changed, at=NOW + 3 * HOUR))
+    assert storage.feedback() == [changed]
+    # other people, subscriptions and stories are counted apart
+    assert storage.record_feedback(vote(a1, "U2", "relevant", at=NOW + HOUR))
+    assert storage.record_feedback(vote(a1, "U3", "relevant", at=NOW + HOUR))
+    assert storage.record_feedback(vote(a1, "U1", "relevant", sub="eu"))
+    assert storage.record_feedback(vote(a2, "U1", "not_relevant"))
+    assert storage.feedback_counts(a1, "jp") == {"relevant": 2, "not_relevant": 1}
+    assert storage.feedback_counts(a1, "eu") == {"relevant": 1}
+    assert storage.feedback_counts(a2, "jp") == {"not_relevant": 1}
+    assert storage.feedback_counts(a2, "eu") == {}
+    assert len(storage.feedback()) == 5
+
+
+def test_feedback_is_newest_first_and_filtered(storage: Storage) -> None:
+    a1, a2, a3 = matched(storage, 3)
+    v1 = vote(a1, "U1", "relevant", at=NOW)
+    v2 = vote(a2, "U1", "not_relevant", sub="eu", at=NOW + HOUR)
+    v3 = vote(a3, "U2", "relevant", at=NOW + HOUR)  # the same second as v2, recorded after
+    v4 = vote(a1, "U2", "not_relevant", at=NOW + 2 * HOUR)
+    for v in (v1, v2, v3, v4):
+        assert storage.record_feedback(v)
+    assert storage.feedback() == [v4, v3, v2, v1]
+    assert storage.feedback(subscription="jp") == [v4, v3, v1]
+    assert storage.feedback(subscription="eu") == [v2]
+    assert storage.feedback(subscription="nobody") == []
+    assert storage.feedback(article_ids=[a1, a2]) == [v4, v2, v1]
+    assert storage.feedback(subscription="jp", article_ids=iter([a1, a2])) == [v4, v1]
+    assert storage.feedback(article_ids=[]) == []
+    assert storage.feedback(article_ids=[a3 + 1000]) == []
+    # a changed verdict is the newest vote, also among votes of the same second
+    v1b = replace(v1, verdict="not_relevant", at=NOW + 2 * HOUR)
+    assert storage.record_feedback(v1b)
+    assert storage.feedback() == [v1b, v4, v3, v2]
+
+
+def test_feedback_is_on_stored_stories_and_goes_with_them(storage: Storage) -> None:
+    a1, a2 = matched(storage, 2)
+    with pytest.raises(StorageError):  # no such story
+        storage.record_feedback(vote(a2 + 1000, "U1", "relevant"))
+    with pytest.raises(StorageError):  # no such verdict
+        storage.record_feedback(vote(a1, "U1", "maybe"))  # type: ignore[arg-type]
+    assert storage.feedback() == []
+    keep = vote(a2, "U1", "relevant")
+    assert storage.record_feedback(vote(a1, "U1", "relevant"))
+    assert storage.record_feedback(keep)
+    # deleting a story deletes its votes, and nothing else
+    raw(storage, f"DELETE FROM articles WHERE id = {a1}")
+    assert storage.feedback() == [keep]
+    assert [a.id for a in storage.articles()] == [a2]
+
+
+def test_muting_a_feed_for_a_subscription(storage: Storage) -> None:
+    assert storage.muted_feeds() == []
+    m1 = MutedFeed("jp", "wire", "U1", NOW)
+    m2 = MutedFeed("eu", "wire", "U2", NOW + HOUR)
+    m3 = MutedFeed("jp", "nikkei", "U1", NOW + HOUR)
+    for m in (m1, m2, m3):
+        assert storage.mute_feed(m)
+    # already muted: refused, the first mute kept
+    assert not storage.mute_feed(replace(m1, muted_by="U9", muted_at=NOW + DAY))
+    assert storage.muted_feeds() == [m1, m2, m3]
+    assert storage.muted_feeds(None) == [m1, m2, m3]
+    assert storage.muted_feeds("jp") == [m1, m3]
+    assert storage.muted_feeds("nobody") == []
+    assert storage.unmute_feed("jp", "wire")
+    assert not storage.unmute_feed("jp", "wire")
+    assert not storage.unmute_feed("fr", "wire")
+    assert storage.muted_feeds("jp") == [m3]
+    assert storage.muted_feeds("eu") == [m2]  # the same feed, another subscription
+    again = replace(m1, muted_at=NOW + DAY)
+    assert storage.mute_feed(again)
+    assert storage.muted_feeds("jp") == [m3, again]
+
+
+def test_the_audit_log_is_newest_first_limited_and_filtered(storage: Storage) -> None:
+    assert storage.audit() == []
+    entries = [entry(i, channel="C1" if i % 2 == 0 else "C2") for i in range(6)]
+    entries.append(entry(6, channel=None, at=entries[-1].at))  # the same second, after it
+    for e in entries:
+        storage.record_audit(e)
+    newest = entries[::-1]
+    assert storage.audit() == newest
+    assert storage.audit(limit=2) == newest[:2]
+    assert storage.audit(channel_id="C1") == [e for e in newest if e.channel_id == "C1"]
+    assert storage.audit(channel_id="C2", limit=1) == [entries[5]]
+    assert storage.audit(channel_id="C9") == []
+    # 50 unless told
+    for i in range(7, 60):
+        storage.record_audit(entry(i))
+    assert len(storage.audit()) == 50
+    assert storage.audit()[0] == entry(59)
+
+
+def test_app_times_are_utc_to_the_second(storage: Storage) -> None:
+    in_tokyo = (NOW + timedelta(microseconds=250_000)).astimezone(JST)
+    storage.record_audit(entry(1, at=in_tokyo))
+    assert storage.add_app_subscription(app_sub("s", at=in_tokyo))
+    [logged] = storage.audit()
+    [sub] = storage.app_subscriptions()
+    for when in (logged.at, sub.created_at):
+        assert when == NOW and when.utcoffset() == timedelta(0)
+    # ordered by the instant, not by the text of a local time
+    storage.record_audit(entry(2, at=(NOW + HOUR).astimezone(timezone(-timedelta(hours=5)))))
+    assert [e.target for e in storage.audit()] == ["s2", "s1"]
+
+
+def test_workspace_settings_are_one_value_per_team_and_key(storage: Storage) -> None:
+    assert storage.workspace_setting("T1", "language") is None
+    storage.set_workspace_setting("T1", "language", "ja")
+    storage.set_workspace_setting("T2", "language", "en")
+    storage.set_workspace_setting("T1", "digest_hour", "9")
+    assert storage.workspace_setting("T1", "language") == "ja"
+    storage.set_workspace_setting("T1", "language", "en")  # replaced
+    assert storage.workspace_setting("T1", "language") == "en"
+    assert storage.workspace_setting("T2", "language") == "en"
+    assert storage.workspace_setting("T1", "digest_hour") == "9"
+    assert storage.workspace_setting("T3", "language") is None
+    assert raw(storage, "SELECT COUNT(*) FROM workspace_settings") == [(3,)]
+
+
+def app_data(storage: Storage) -> list[int]:
+    """Something of everything the Slack app keeps; the ids of the stories voted on."""
+    ids = matched(storage, 2, prefix="app")
+    assert storage.add_app_subscription(app_sub("jp", rule="chips", team="T1"))
+    assert storage.add_app_feed(app_feed("nikkei", tags=("jp", "経済")))
+    assert storage.record_feedback(vote(ids[0], "U1", "relevant"))
+    assert storage.record_feedback(vote(ids[0], "U2", "not_relevant", at=NOW + HOUR))
+    assert storage.record_feedback(vote(ids[1], "U1", "relevant", sub="eu"))
+    assert storage.mute_feed(MutedFeed("jp", "wire", "U1", NOW))
+    storage.record_audit(entry(1))
+    storage.record_audit(entry(2, channel=None))
+    storage.set_workspace_setting("T1", "language", "ja")
+    return ids
+
+
+def app_snapshot(storage: Storage, ids: Sequence[int]) -> tuple[Any, ...]:
+    return (
+        storage.app_subscriptions(),
+        storage.app_feeds(),
+        storage.feedback(),
+        storage.feedback_counts(ids[0], "jp"),
+        storage.muted_feeds(),
+        storage.audit(),
+        storage.workspace_setting("T1", "language"),
+    )
+
+
+def test_the_apps_data_survives_reopening(reopen: Callable[[], Storage]) -> None:
+    storage = reopen()
+    ids = app_data(storage)
+    before = app_snapshot(storage, ids)
+    assert before[3] == {"relevant": 1, "not_relevant": 1}
+    storage.close()
+    storage = reopen()
+    assert app_snapshot(storage, ids) == before
+    # and what makes a name, a URL, a vote or a mute taken is kept too
+    assert not storage.add_app_subscription(app_sub("jp"))
+    assert not storage.add_app_feed(app_feed("other", "https://nikkei.example/rss"))
+    assert not storage.record_feedback(vote(ids[0], "U1", "relevant", at=NOW + DAY))
+    assert not storage.mute_feed(MutedFeed("jp", "wire", "U2", NOW + DAY))
+    assert app_snapshot(storage, ids) == before
+
+
+#: the last schema version before the Slack app's tables, per engine
+BEFORE_APP_STORE = {"sqlite": 7, "postgres": 3}
+
+
+def test_a_store_from_before_the_app_tables_is_upgraded_and_keeps_its_data(
+    reopen: Callable[[], Storage], request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = request.node.callspec.params["reopen"]
+    version = BEFORE_APP_STORE[engine]
+    # the bot as it was: it knows the migrations up to ``version`` only
+    if engine == "sqlite":
+        monkeypatch.setattr("bot.storage.sqlite.connection.MIGRATIONS", SQLITE_MIGRATIONS[:version])
+        current = len(SQLITE_MIGRATIONS)
+    else:
+        monkeypatch.setattr("bot.storage.postgres.schema.MIGRATIONS", PG_MIGRATIONS[:version])
+        current = len(PG_MIGRATIONS)
+    old = reopen()
+    assert old.schema_version == version  # type: ignore[attr-defined]
+    with pytest.raises(StorageError):
+        old.app_feeds()  # no such table yet
+    ids = matched(old, 2)
+    old.ensure_subscription("jp", start=NOW)
+    old.record_notice("k", now=NOW)
+    articles = old.articles()
+    old.close()
+
+    monkeypatch.undo()  # the bot upgraded
+    storage = reopen()
+    assert storage.schema_version == current  # type: ignore[attr-defined]
+    assert storage.articles() == articles
+    assert storage.subscription_start("jp") == NOW and not due(storage, "k")
+    assert storage.app_subscriptions() == [] and storage.feedback() == []
+    assert storage.record_feedback(vote(ids[0], "U1", "relevant"))
+    assert storage.feedback_counts(ids[0], "jp") == {"relevant": 1}
+    storage.close()
+    assert reopen().schema_version == current  # type: ignore[attr-defined]
 
 
 # -- transactions -----------------------------------------------------------------------------

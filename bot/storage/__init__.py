@@ -13,22 +13,33 @@ from pathlib import Path
 from bot.errors import ConfigError
 from bot.storage.base import Decider, Storage
 from bot.storage.records import (
+    AppFeed,
+    AppSubscription,
+    AuditEntry,
     DeliveryFailure,
     DigestSummary,
+    FeedbackVote,
     Message,
+    MutedFeed,
     OutboxDigest,
     OutboxMessage,
     PendingDigest,
     StoredArticle,
     StoreResult,
     SubscriptionStatus,
+    Verdict,
 )
 
 __all__ = [
+    "AppFeed",
+    "AppSubscription",
+    "AuditEntry",
     "Decider",
     "DeliveryFailure",
     "DigestSummary",
+    "FeedbackVote",
     "Message",
+    "MutedFeed",
     "OutboxDigest",
     "OutboxMessage",
     "PendingDigest",
@@ -36,6 +47,7 @@ __all__ = [
     "StoreResult",
     "StoredArticle",
     "SubscriptionStatus",
+    "Verdict",
     "open_storage",
 ]
 

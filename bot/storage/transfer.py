@@ -3,8 +3,10 @@
 Everything is copied as it is, ids included (digests posted to Slack carry article ids in
 their buttons, and the outbox refers to articles by id): feeds' state and validators,
 articles with their entries and decisions, subscriptions' ledgers, the outbox and its
-messages, parked articles and admin notices. Leases and the heartbeat are not: they are
-live state of a running service. All in one transaction: the target has all of it or none.
+messages, parked articles, admin notices, and what the Slack app keeps (subscriptions and
+feeds made from Slack, feedback, muted sources, the audit log, workspace settings). Leases
+and the heartbeat are not: they are live state of a running service. All in one
+transaction: the target has all of it or none.
 
 Running it again changes nothing: every row is already there, and the target remembers
 what it imported (``imports``). It refuses a target that holds data that did not come from
@@ -43,10 +45,23 @@ TABLES = (
     "deliveries",
     "parked_articles",
     "notices",
+    "app_subscriptions",
+    "app_feeds",
+    "feedback",
+    "muted_feeds",
+    "audit",
+    "workspace_settings",
 )
 #: tables whose id PostgreSQL generates (copied with OVERRIDING SYSTEM VALUE, then the
 #: sequence moved past the copied ids)
-IDENTITY = {"articles": "id", "digests": "id"}
+IDENTITY = {
+    "articles": "id",
+    "digests": "id",
+    "app_subscriptions": "id",
+    "app_feeds": "id",
+    "feedback": "id",
+    "audit": "id",
+}
 #: columns PostgreSQL generates that SQLite does not have (entries.seq: rows are copied in
 #: SQLite's rowid order, so the sources of a story keep their order)
 GENERATED = {"entries": {"seq"}}
@@ -101,7 +116,14 @@ def _check_target(conn: psycopg.Connection[Any], source: str) -> None:
     articles = _scalar(conn, "SELECT max(id) FROM articles")
     digests = _scalar(conn, "SELECT max(id) FROM digests")
     if imported is None:
-        holds = _scalar(conn, "SELECT count(*) FROM feeds") + articles + digests
+        holds = (
+            articles
+            + digests
+            + sum(
+                _scalar(conn, f"SELECT count(*) FROM {table}")
+                for table in ("feeds", "app_subscriptions", "app_feeds", "audit")
+            )
+        )
         if holds:
             raise StorageError(
                 "the PostgreSQL database already holds a store that did not come from "

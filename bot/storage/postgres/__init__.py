@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from bot.storage.postgres.app import AppMixin
 from bot.storage.postgres.articles import ArticlesMixin
 from bot.storage.postgres.connection import Database, guard_public_methods
 from bot.storage.postgres.feeds import FeedsMixin
@@ -18,7 +19,7 @@ __all__ = ["PostgresStorage"]
 
 
 @guard_public_methods
-class PostgresStorage(FeedsMixin, ArticlesMixin, LedgerMixin, NoticesMixin, LeasesMixin):
+class PostgresStorage(FeedsMixin, ArticlesMixin, LedgerMixin, NoticesMixin, LeasesMixin, AppMixin):
     """Every concern's store over a pool of connections (see bot.storage.base.Storage)."""
 
     shared = True

@@ -166,6 +166,63 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN full_text_detail text;
     ALTER TABLE articles ADD COLUMN full_text_at timestamptz;
     """,
+    # 4: what the Slack app changes (SQLite's version 8): subscriptions and feeds made from
+    # Slack, feedback on stories (one vote per person, article and subscription), muted
+    # sources, the audit log, per-workspace settings. ids order rows that share a second.
+    """
+    CREATE TABLE app_subscriptions (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        channel_id text NOT NULL,
+        rule text,
+        schedule text NOT NULL,
+        created_by text NOT NULL,
+        created_at timestamptz NOT NULL,
+        team_id text
+    );
+    CREATE TABLE app_feeds (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        url text NOT NULL UNIQUE,
+        tags jsonb NOT NULL DEFAULT '[]',
+        added_by text NOT NULL,
+        added_at timestamptz NOT NULL
+    );
+    CREATE TABLE feedback (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        article_id bigint NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        subscription text NOT NULL,
+        user_id text NOT NULL,
+        verdict text NOT NULL CHECK (verdict IN ('relevant', 'not_relevant')),
+        at timestamptz NOT NULL,
+        UNIQUE (article_id, subscription, user_id)
+    );
+    CREATE INDEX feedback_subscription ON feedback (subscription, at);
+    CREATE TABLE muted_feeds (
+        subscription text NOT NULL,
+        feed text NOT NULL,
+        muted_by text NOT NULL,
+        muted_at timestamptz NOT NULL,
+        PRIMARY KEY (subscription, feed)
+    );
+    CREATE TABLE audit (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at timestamptz NOT NULL,
+        user_id text NOT NULL,
+        action text NOT NULL,
+        target text NOT NULL,
+        detail text NOT NULL DEFAULT '',
+        channel_id text
+    );
+    CREATE INDEX audit_at ON audit (at, id);
+    CREATE INDEX audit_channel ON audit (channel_id, at, id);
+    CREATE TABLE workspace_settings (
+        team_id text NOT NULL,
+        key text NOT NULL,
+        value text NOT NULL,
+        PRIMARY KEY (team_id, key)
+    );
+    """,
 ]
 
 

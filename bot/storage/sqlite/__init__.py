@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from bot.storage.sqlite.app import AppMixin
 from bot.storage.sqlite.articles import ArticlesMixin
 from bot.storage.sqlite.connection import DB_FILE, Connection, guard_public_methods
 from bot.storage.sqlite.feeds import FeedsMixin
@@ -18,7 +19,7 @@ __all__ = ["DB_FILE", "SqliteStorage"]
 
 
 @guard_public_methods
-class SqliteStorage(FeedsMixin, ArticlesMixin, LedgerMixin, NoticesMixin, LeasesMixin):
+class SqliteStorage(FeedsMixin, ArticlesMixin, LedgerMixin, NoticesMixin, LeasesMixin, AppMixin):
     """Every concern's store over one SQLite connection (see bot.storage.base.Storage)."""
 
     shared = False

@@ -149,4 +149,61 @@ MIGRATIONS: list[str] = [
     ALTER TABLE articles ADD COLUMN full_text_detail TEXT;
     ALTER TABLE articles ADD COLUMN full_text_at TEXT;
     """,
+    # 8: what the Slack app changes: subscriptions and feeds made from Slack, feedback on
+    # stories (one vote per person, article and subscription), muted sources, the audit
+    # log, per-workspace settings. ids order rows that share a second.
+    """
+    CREATE TABLE app_subscriptions (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        channel_id TEXT NOT NULL,
+        rule TEXT,
+        schedule TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        team_id TEXT
+    );
+    CREATE TABLE app_feeds (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL UNIQUE,
+        tags TEXT NOT NULL DEFAULT '[]',
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL
+    );
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        subscription TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('relevant', 'not_relevant')),
+        at TEXT NOT NULL,
+        UNIQUE (article_id, subscription, user_id)
+    );
+    CREATE INDEX feedback_subscription ON feedback(subscription, at);
+    CREATE TABLE muted_feeds (
+        subscription TEXT NOT NULL,
+        feed TEXT NOT NULL,
+        muted_by TEXT NOT NULL,
+        muted_at TEXT NOT NULL,
+        PRIMARY KEY (subscription, feed)
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        channel_id TEXT
+    );
+    CREATE INDEX audit_at ON audit(at, id);
+    CREATE INDEX audit_channel ON audit(channel_id, at, id);
+    CREATE TABLE workspace_settings (
+        team_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (team_id, key)
+    );
+    """,
 ]
