@@ -273,17 +273,24 @@ class FakeSlack:
         self._reply(h, 200, "ok")
 
 
-def validate_blocks(blocks: list[dict[str, Any]]) -> list[str]:
-    """What real Slack would refuse (documented limits)."""
+def validate_blocks(blocks: list[dict[str, Any]], max_blocks: int = 50) -> list[str]:
+    """What real Slack would refuse (documented limits): 50 blocks in a message, 100 in a
+    Home tab view."""
     problems = []
-    if len(blocks) > 50:
-        problems.append(f"must provide at most 50 blocks, got {len(blocks)}")
+    if len(blocks) > max_blocks:
+        problems.append(f"must provide at most {max_blocks} blocks, got {len(blocks)}")
     for index, block in enumerate(blocks):
         kind = block.get("type")
         if kind == "header":
             text = block["text"]["text"]
             if not 1 <= len(text) <= 150 or block["text"]["type"] != "plain_text":
                 problems.append(f"[{index}] header text must be plain_text of 1-150 characters")
+        elif kind == "section" and "fields" in block and "text" not in block:
+            if not 1 <= len(block["fields"]) <= 10:
+                problems.append(f"[{index}] section needs 1-10 fields")
+            for element in block["fields"]:
+                if not 1 <= len(element.get("text", "")) <= 2000:
+                    problems.append(f"[{index}] section field text must be 1-2000 characters")
         elif kind == "section":
             text = block.get("text", {}).get("text", "")
             if not 1 <= len(text) <= 3000:
@@ -305,6 +312,28 @@ def validate_blocks(blocks: list[dict[str, Any]]) -> list[str]:
                         problems.append(f"[{index}] link url must be http(s)")
                     if element["type"] not in ("text", "link", "emoji", "user", "channel"):
                         problems.append(f"[{index}] unknown rich text element {element['type']}")
+        elif kind == "actions":
+            elements = block.get("elements", [])
+            if not 1 <= len(elements) <= 25:
+                problems.append(f"[{index}] actions needs 1-25 elements")
+            for element in elements:
+                problems += [f"[{index}] {p}" for p in _button_problems(element)]
         elif kind not in ("divider",):
             problems.append(f"[{index}] unsupported block type {kind}")
+    return problems
+
+
+def _button_problems(element: dict[str, Any]) -> list[str]:
+    if element.get("type") != "button":
+        return [f"unsupported element type {element.get('type')}"]
+    problems = []
+    text = element.get("text", {})
+    if text.get("type") != "plain_text" or not 1 <= len(text.get("text", "")) <= 75:
+        problems.append("button text must be plain_text of 1-75 characters")
+    if "action_id" in element and not 1 <= len(element["action_id"]) <= 255:
+        problems.append("button action_id must be 1-255 characters")
+    if len(element.get("value", "")) > 2000:
+        problems.append("button value must be at most 2000 characters")
+    if element.get("style") not in (None, "primary", "danger"):
+        problems.append("button style must be primary or danger")
     return problems
