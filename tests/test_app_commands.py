@@ -147,7 +147,8 @@ def test_digest_stories_carry_feedback_buttons_only_when_asked():
 
 
 def test_buttons_never_push_a_message_over_slacks_block_limit():
-    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split()
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
+             "juliet", "kilo", "lima"]  # fmt: skip
     items = [_item(i, f"{words[i % 12]} {words[i // 12]} {i * 7919}") for i in range(1, 41)]
     digest = build_digest(items, subscription="main", title="T", now=NOW, timezone="UTC",
                           topic_labels={}, max_items=40, feedback=True)  # fmt: skip

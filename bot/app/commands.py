@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.digest.blocks import escape_mrkdwn as _e
 from bot.errors import CommandError
 from bot.runtime.schedule import cron_trigger
 
@@ -64,7 +65,7 @@ def parse(text: str) -> Command:
     verb, _, rest = text.partition(" ")
     verb = verb.lower()
     if verb not in VERBS:
-        raise CommandError(f"Unknown command `{verb}`. Try `help`.")
+        raise CommandError(f"Unknown command `{_e(verb)}`. Try `help`.")
     rest = rest.strip()
     return Command(verb, tuple(rest.split()), rest)
 
@@ -94,7 +95,7 @@ def subscribe_args(command: Command) -> SubscribeArgs:
 
 def one_name(command: Command, what: str) -> str:
     if len(command.args) != 1:
-        raise CommandError(f"Usage: `{command.verb} {what}`")
+        raise CommandError(f"Usage: `{_e(command.verb)} {_e(what)}`")
     return command.args[0]
 
 

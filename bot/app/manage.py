@@ -20,6 +20,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from bot.config import Config, FeedConfig, SubscriptionConfig
+from bot.digest.blocks import escape_mrkdwn as _e
 from bot.errors import CommandError, ConfigError, FeedError, NotAllowed
 from bot.ingest.fetch import Fetcher
 from bot.ingest.parse import parse_feed
@@ -150,7 +151,7 @@ def subscribe(
             number += 1
     elif any(s.name == name for s in base.bot.subscriptions):
         raise CommandError(
-            f"A subscription named `{name}` is in bot.yaml, which wins: choose another name."
+            f"A subscription named `{_e(name)}` is in bot.yaml, which wins: choose another name."
         )
     try:
         candidate = SubscriptionConfig(
@@ -163,7 +164,7 @@ def subscribe(
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
         )
-        raise CommandError(f"That subscription is not valid: {problems}") from e
+        raise CommandError(f"That subscription is not valid: {_e(problems)}") from e
     base.keywords.rule(rule, key="rule", path=APP_SOURCE)  # RuleSyntaxError with a caret
     sub = AppSubscription(
         name=name,
@@ -176,7 +177,7 @@ def subscribe(
     )
     with storage.transaction():
         if not storage.add_app_subscription(sub):
-            raise CommandError(f"A subscription named `{name}` exists already.")
+            raise CommandError(f"A subscription named `{_e(name)}` exists already.")
         storage.record_audit(
             AuditEntry(
                 now,
@@ -196,13 +197,15 @@ def unsubscribe(
     require_admin(base, actor, "remove a subscription")
     if any(s.name == name for s in base.bot.subscriptions):
         raise CommandError(
-            f"`{name}` is configured in bot.yaml: remove it there (a change in Slack cannot "
+            f"`{_e(name)}` is configured in bot.yaml: remove it there (a change in Slack cannot "
             "undo the file)."
         )
     with storage.transaction():
         if not storage.remove_app_subscription(name):
             known = ", ".join(f"`{s.name}`" for s in storage.app_subscriptions()) or "none"
-            raise CommandError(f"No subscription made in Slack is named `{name}` ({known}).")
+            raise CommandError(
+                f"No subscription made in Slack is named `{_e(name)}` ({_e(known)})."
+            )
         storage.record_audit(AuditEntry(now, actor.user_id, "unsubscribe", name, "", channel_id))
 
 
@@ -253,18 +256,18 @@ def add_feed(
     try:
         probe = FeedConfig(name=name or "new-feed", url=url, tags=list(tags))
     except ValidationError as e:
-        raise CommandError(f"That feed is not valid: {e.errors()[0]['msg']}") from e
+        raise CommandError(f"That feed is not valid: {_e(e.errors()[0]['msg'])}") from e
     found = asyncio.run(check_feed(base, probe.url, now=now))
     current, _ = load_effective(base, storage)
     if any(f.url in (probe.url, found.final_url) for f in current.feeds):
-        raise CommandError(f"{probe.url} is followed already.")
+        raise CommandError(f"{_e(probe.url)} is followed already.")
     feed_name = name or _slug(found.title or probe.url.split("//", 1)[-1])
     if any(f.name == feed_name for f in current.feeds):
-        raise CommandError(f"A feed named `{feed_name}` exists already: give another name.")
+        raise CommandError(f"A feed named `{_e(feed_name)}` exists already: give another name.")
     feed = AppFeed(feed_name, probe.url, tuple(probe.tags), actor.user_id, now)
     with storage.transaction():
         if not storage.add_app_feed(feed):
-            raise CommandError(f"A feed named `{feed_name}` or with that URL exists already.")
+            raise CommandError(f"A feed named `{_e(feed_name)}` or with that URL exists already.")
         storage.record_audit(
             AuditEntry(now, actor.user_id, "add-feed", feed_name, probe.url, channel_id)
         )
@@ -282,10 +285,10 @@ def remove_feed(
 ) -> None:
     require_admin(base, actor, "remove a feed")
     if any(f.name == name for f in base.feeds):
-        raise CommandError(f"`{name}` is configured in feeds.yaml: remove it there.")
+        raise CommandError(f"`{_e(name)}` is configured in feeds.yaml: remove it there.")
     with storage.transaction():
         if not storage.remove_app_feed(name):
-            raise CommandError(f"No feed added in Slack is named `{name}`.")
+            raise CommandError(f"No feed added in Slack is named `{_e(name)}`.")
         storage.record_audit(AuditEntry(now, actor.user_id, "remove-feed", name, "", channel_id))
 
 

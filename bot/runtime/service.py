@@ -352,13 +352,17 @@ class Service:
         ):
             return False
         self.config = self.poller.config = self.deliverer.config = config
-        if self.scheduler.running:
-            self.schedule()
         log.info(
             "configuration changed: %d feeds, %d subscriptions",
             len(config.feeds),
             len(config.bot.subscriptions),
         )
+        if self.scheduler.running:
+            before = {job.id for job in self.scheduler.get_jobs()}
+            self.schedule()
+            for job in self.scheduler.get_jobs():
+                if job.id not in before:
+                    log.info("scheduled %s, next at %s", job.name, job.next_run_time)
         return True
 
     def schedule(self) -> None:
@@ -417,6 +421,7 @@ class Service:
                 self._tracked("app-config", self._refresh_job),
                 IntervalTrigger(seconds=APP_CONFIG_INTERVAL),
                 id="app-config",
+                name="read the subscriptions and feeds made in Slack",
                 max_instances=1,
                 coalesce=True,
             )

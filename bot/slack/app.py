@@ -31,6 +31,7 @@ from bot.app.manage import Actor
 from bot.app.status import feed_rows, subscription_rows
 from bot.config import AdminSettings, Config
 from bot.digest.blocks import FEEDBACK_BLOCK_PREFIX, escape_mrkdwn, feedback_block
+from bot.digest.blocks import escape_mrkdwn as _e
 from bot.errors import BotError, CommandError, ConfigError, FeedError, RuleSyntaxError
 from bot.match import Matcher
 from bot.match.rules import render
@@ -44,6 +45,7 @@ log = logging.getLogger("bot.slack.app")
 #: how long what Slack says about a user (admin, groups) is trusted
 USER_CACHE_SECONDS = 300.0
 MAX_REPLY_CHARS = 2900
+PING_INTERVAL = 3.0
 
 
 @dataclass
@@ -94,11 +96,14 @@ class SlackApp:
             base_url=api_url or settings.api_url or WebClient.BASE_URL,
             timeout=int(settings.timeout),
         )
+        bolt_log = logging.getLogger("bot.slack.bolt")
+        # bolt also reads SLACK_BOT_TOKEN itself and warns that our client wins: it does
+        bolt_log.addFilter(lambda record: "will be unused" not in record.getMessage())
         self.app = App(
             client=self.client,
             # auth.test happens when the socket connects; a bad token is reported there
             token_verification_enabled=False,
-            logger=logging.getLogger("bot.slack.bolt"),
+            logger=bolt_log,
         )
         self.app_token = app_token
         self.handler: SocketModeHandler | None = None
@@ -110,7 +115,11 @@ class SlackApp:
 
     def start(self) -> None:
         """Connect the socket (returns at once; Slack's requests arrive on its threads)."""
-        self.handler = SocketModeHandler(self.app, self.app_token, web_client=self.client)
+        # ping_interval: how often the client checks its socket; a dropped connection is
+        # opened again within it (the library default is 10 s)
+        self.handler = SocketModeHandler(
+            self.app, self.app_token, web_client=self.client, ping_interval=PING_INTERVAL
+        )
         self.handler.connect()  # type: ignore[no-untyped-call]
         log.info("Slack app connected over Socket Mode (%s)", self.command_name)
 
@@ -175,7 +184,10 @@ class SlackApp:
             reply = self.command(body, language)
         except RuleSyntaxError as e:
             reply = Reply(f"That rule does not parse:\n{_code(e.reason)}")
-        except (CommandError, ConfigError, FeedError) as e:
+        except CommandError as e:
+            # written as mrkdwn, with what the user typed escaped where it is quoted
+            reply = Reply(str(e))
+        except (ConfigError, FeedError) as e:
             reply = Reply(escape_mrkdwn(str(e)))
         except BotError as e:
             reply = Reply(escape_mrkdwn(f"Could not do that: {e}"))
@@ -415,7 +427,7 @@ class SlackApp:
             raise CommandError("Name the subscription: `unmute FEED SUBSCRIPTION`")
         manage.require_admin(self.host.base, actor, "unmute a source")
         if not self.host.storage.unmute_feed(subscription, feed):
-            raise CommandError(f"`{feed}` is not muted in `{subscription}`.")
+            raise CommandError(f"`{_e(feed)}` is not muted in `{_e(subscription)}`.")
         self.host.storage.record_audit(
             AuditEntry(now, actor.user_id, "unmute", feed, f"in {subscription}", channel)
         )
@@ -430,6 +442,8 @@ class SlackApp:
         ack()
         try:
             self.feedback(body, respond)
+        except CommandError as e:
+            respond(text=str(e), response_type="ephemeral", replace_original=False)
         except BotError as e:
             respond(text=escape_mrkdwn(str(e)), response_type="ephemeral", replace_original=False)
         except Exception:
