@@ -162,6 +162,10 @@ class FeedConfig(_Model):
     tags: tuple[str, ...] = ()
     interval: Duration | None = None
     enabled: bool = True
+    #: fetch it as an untrusted URL, through the URL guard (no private, loopback,
+    #: link-local or reserved address, at connection time and at every redirect): feeds
+    #: added from Slack always are
+    guarded: bool = False
 
     @field_validator("page")
     @classmethod
@@ -496,7 +500,7 @@ class Config:
     def secret_variables(self) -> list[str]:
         """Environment variables this configuration reads secrets from (for the log
         scrubber)."""
-        names = [self.bot.slack.token_env]
+        names = [self.bot.slack.token_env, "SLACK_APP_TOKEN"]
         names += [s.webhook_env for s in self.bot.subscriptions if s.webhook_env]
         if self.bot.admin is not None and self.bot.admin.webhook_env:
             names.append(self.bot.admin.webhook_env)

@@ -13,7 +13,10 @@
     and the secrets the configuration names: slack.token_env (SLACK_BOT_TOKEN by default) and
     each webhook_env
 
-Code takes a :class:`Settings`; nothing else reads ``os.environ``.
+Code takes a :class:`Settings`. Two places read ``os.environ`` themselves, on purpose: the
+log scrubber (bot.runtime.logs) reads the values of the secret variables it is told about,
+so that a secret is scrubbed however it reached a message; and the PostgreSQL engine falls
+back on libpq's own PGUSER, PGHOST, PGPORT and PGDATABASE, as psql does.
 """
 
 from __future__ import annotations

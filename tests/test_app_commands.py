@@ -104,6 +104,8 @@ def test_the_effective_configuration_adds_slack_subscriptions_and_feeds(config):
     assert effective.bot.subscriptions[0].channel == "#jp-tech-policy"  # bot.yaml wins
     assert "chips" in effective.rules
     assert [f.name for f in effective.feeds] == ["meti", "new"]
+    # a URL typed in Slack is fetched through the URL guard at every poll
+    assert [f.guarded for f in effective.feeds] == [False, True]
     assert any("'main'" in n and "bot.yaml wins" in n for n in notes)
     assert any("'broken'" in n for n in notes)
     assert any("'dup-url'" in n for n in notes)

@@ -271,6 +271,50 @@ def test_the_budget_caps_page_fetches_per_cycle_and_the_pace_spaces_them(
     assert sum(1 for t in titles if stored[t].full_text.outcome == "budget") == 2
 
 
+def test_overlapping_polls_share_one_budget(feed_server, make_config, tmp_path):
+    # The service's interval groups poll at the same time on one poller: the cap is the
+    # cycle's, not each group's.
+    for name in ("c", "d"):
+        serve_feed(feed_server, f"/{name}", [f"文科相が会見 {name}{n}" for n in range(3)])
+        for n in range(3):
+            feed_server.route(
+                f"/{name}/a{n}",
+                body=page(BODY),
+                content_type="text/html; charset=utf-8",
+                # C's first page is slow: C's poll is still running when D's starts
+                delay=2.0 if (name, n) == ("c", 0) else 0.0,
+            )
+    config_dir = make_config(
+        [
+            {"name": "C", "url": feed_server.url("/c.xml"), "interval": "5m"},
+            {"name": "D", "url": feed_server.url("/d.xml"), "interval": "15m"},
+        ],
+        {**LOCAL, "full_text": {"per_cycle": 2, "per_host_interval": "0.2s"}},
+    )
+    config = load_config(config_dir)
+    store = SqliteStorage(tmp_path / "data")
+    try:
+        poller = Poller(config, store, clock=Clock(), rng=random.Random(1))
+
+        async def later(feed):
+            # D starts once C has spent its budget (C's first page is on its way)
+            while not any(r.path.startswith("/c/a") for r in feed_server.requests):
+                await asyncio.sleep(0.05)
+            return await poller.poll([feed])
+
+        async def both() -> list:
+            c, d = config.feeds
+            return await asyncio.gather(poller.poll([c]), later(d))
+
+        results = asyncio.run(both())
+    finally:
+        store.close()
+    outcomes = [o for group in results for o in group]
+    fetched = [r for r in feed_server.requests if r.path.startswith(("/c/a", "/d/a"))]
+    assert len(fetched) == 2
+    assert sorted(t for o in outcomes for t in o.full_texts).count("ok") == 2
+
+
 def test_links_to_private_addresses_are_refused_unless_allowed(feed_server, make_config, tmp_path):
     serve_feed(feed_server, "/p", [THIN])
     feed_server.route("/p/a0", body=page(BODY), content_type="text/html; charset=utf-8")
@@ -389,3 +433,35 @@ def test_hostile_entry_links_are_refused_and_nothing_is_requested(
         )
     assert stored[f"{THIN} localhost"].full_text.outcome == "refused"
     assert stored[f"{THIN} metadata"].full_text.outcome == "refused"
+
+
+def test_a_guarded_feed_is_fetched_through_the_url_guard_at_every_poll(
+    feed_server, make_config, tmp_path
+):
+    # Feeds added from Slack are guarded: a redirect (or a DNS change) after they were
+    # added must not reach an address the guard forbids; a configured feed is trusted.
+    from tests.feedserver import FeedServer
+
+    other = FeedServer("127.0.0.2").start()  # loopback too, and not in the allowance
+    try:
+        body = feeds.rss([feeds.item(THIN, "https://x.example/1")])
+        inner = other.route("/inner.xml", body=body)
+        configured = other.route("/configured.xml", body=body)
+        feed_server.route("/moved.xml", status=301, location=inner)
+        config = make_config(
+            [
+                {"name": "Guarded", "url": feed_server.url("/moved.xml"), "guarded": True},
+                {"name": "Direct", "url": inner, "guarded": True},
+                {"name": "Configured", "url": configured},
+            ],
+            LOCAL,
+        )
+        outcomes, _ = run_poll(config, tmp_path / "data")
+        for name in ("Guarded", "Direct"):
+            assert outcomes[name].error_kind == "refused", outcomes[name]
+            assert "127.0.0.2" in str(outcomes[name].error_message)
+        assert outcomes["Configured"].status == "ok"
+        # the only request 127.0.0.2 saw is the configured feed's
+        assert [r.path for r in other.requests] == ["/configured.xml"]
+    finally:
+        other.stop()

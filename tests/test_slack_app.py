@@ -209,6 +209,8 @@ def test_commands_answer_and_change_what_the_bot_follows(bot: Bot) -> None:
     # the workspace's language
     assert "日本語" in bot.command("language ja")
     assert "購読" in bot.command("help", user=MEMBER)
+    assert "前回のダイジェスト" in bot.command("status") and "JST" in bot.command("status")
+    assert "フィード 1 件: 失敗 0、停滞 0、正常 1" in bot.command("feeds")
 
 
 @pytest.mark.slow

@@ -131,6 +131,8 @@ SAMPLE_ARGS: dict[str, tuple[object, ...]] = {
     "StorageError": ("data/bot.sqlite3: the disk is full",),
     "DeliveryError": ("Slack #jp", "invalid_blocks", "refused", True),
     "DataDirBusy": ("another bot process is using data",),
+    "CommandError": ("Unknown command `subscibe`. Try `help`.",),
+    "NotAllowed": ("Only <@U0ADMIN> and workspace admins can add a feed.",),
 }
 
 

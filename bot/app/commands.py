@@ -180,6 +180,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This channel has no subscription. `{command} subscribe` creates one.",
         "ja": "このチャンネルには購読がありません。`{command} subscribe` で作成できます。",
     },
+    "status": {
+        "en": "*{name}* · schedule `{schedule}`\n  last digest: {delivered} · queued: {queued} · "
+        "next: {next}\n  last error: {error}",
+        "ja": "*{name}* · スケジュール `{schedule}`\n  前回のダイジェスト: {delivered} · "
+        "待ち: {queued} 件 · 次回: {next}\n  直近のエラー: {error}",
+    },
+    "delivered": {"en": "{when} ({articles} articles)", "ja": "{when}({articles} 件)"},
+    "never": {"en": "never", "ja": "まだありません"},
+    "muted_list": {"en": "  muted: {feeds}", "ja": "  ミュート中: {feeds}"},
+    "changes": {"en": "Recent changes:", "ja": "最近の変更:"},
+    "feeds_head": {
+        "en": "{total} feeds: {failing} failing, {stale} stale, {ok} ok",
+        "ja": "フィード {total} 件: 失敗 {failing}、停滞 {stale}、正常 {ok}",
+    },
+    "failing": {"en": "failing ({count}×): {kind}", "ja": "失敗中({count} 回): {kind}"},
+    "stale": {"en": "stale: nothing new since {date}", "ja": "停滞: {date} 以降新着なし"},
     "thanks": {
         "en": "Thanks: your feedback on this story is recorded.",
         "ja": "ありがとうございます。フィードバックを記録しました。",

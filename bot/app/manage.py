@@ -108,7 +108,11 @@ def effective_config(
                 f"feed {feed.name!r} added in Slack is not used: feeds.yaml has its name or URL"
             )
             continue
-        extra_feeds.append(FeedConfig(name=feed.name, url=feed.url, tags=list(feed.tags)))
+        # a URL someone typed in Slack stays untrusted at every poll: a redirect or a DNS
+        # change later must not turn it into a request to the user's network
+        extra_feeds.append(
+            FeedConfig(name=feed.name, url=feed.url, tags=list(feed.tags), guarded=True)
+        )
         names.add(feed.name)
     bot = config.bot.model_copy(update={"subscriptions": (*config.bot.subscriptions, *extra_subs)})
     return replace(config, bot=bot, feeds=(*config.feeds, *extra_feeds), rules=rules), notes

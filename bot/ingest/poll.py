@@ -226,6 +226,7 @@ class Poller:
         self._robots = RobotsCache(full_text.robots_ttl)
         self._pace = HostPace(full_text.per_host_interval)
         self._budget = Budget(full_text.per_cycle)
+        self._active_polls = 0
         #: tracebacks already logged, so one bug is logged once, not once per feed
         self._bugs_logged: set[str] = set()
         self._storage_error_logged = False
@@ -269,7 +270,11 @@ class Poller:
             else None
         )
         self._storage_error_logged = False
-        self._budget = Budget(self.config.bot.full_text.per_cycle)
+        # One budget for polls that overlap (the service's interval groups all start at
+        # once): a cycle's page fetches are capped together, not per group.
+        if self._active_polls == 0:
+            self._budget = Budget(self.config.bot.full_text.per_cycle)
+        self._active_polls += 1
         # Replicas claim a feed when they start on it: claiming every feed of a cycle at once
         # would give the whole cycle to the replica that reached the database first (and
         # let claims expire while feeds wait for a fetch slot). Twice the fetch concurrency
@@ -287,6 +292,7 @@ class Poller:
                     )
                 )
         finally:
+            self._active_polls -= 1
             if not self.keep_workers:
                 self.close()
 
@@ -358,6 +364,7 @@ class Poller:
                 etag=state.etag,
                 last_modified=state.last_modified,
                 now=now,
+                trusted=not feed.guarded,
                 accept=HTML_ACCEPT if feed.kind == "page" else None,
             )
             return await self._handle(

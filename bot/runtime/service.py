@@ -140,6 +140,8 @@ class Deliverer:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="delivery")
         #: set at shutdown: Slack retry waits end at once (the digest stays pending)
         self.stop = threading.Event()
+        #: the Slack app is connected (it receives the feedback buttons' clicks)
+        self.app_running = False
 
     def destination(self, sub: SubscriptionConfig) -> Destination:
         return destination_for(self.config, self.settings, sub, stop=self.stop)
@@ -148,7 +150,7 @@ class Deliverer:
         """Stories carry feedback buttons when the Slack app runs (it receives the clicks)
         and the digest is posted by the bot (a webhook's message cannot be edited)."""
         return (
-            self.settings.slack_app_token is not None
+            self.app_running
             and self.config.bot.slack.app.feedback_buttons
             and destination.kind == "slack"
         )
@@ -338,11 +340,12 @@ class Service:
             log.warning("%s", note)
         return config
 
-    def reconfigure(self) -> bool:
+    async def reconfigure(self) -> bool:
         """Build the configuration again with what was made in Slack; if subscriptions or
-        feeds changed, schedule them (without a restart). True if anything changed."""
+        feeds changed, schedule them (without a restart). True if anything changed. The
+        database is read off the event loop."""
         try:
-            config = self._effective()
+            config = await asyncio.to_thread(self._effective)
         except StorageError as e:
             log.error("could not read the subscriptions and feeds made in Slack: %s", e)
             return False
@@ -351,6 +354,20 @@ class Service:
             self.config.bot.subscriptions,
         ):
             return False
+        known = {job.id for job in self.scheduler.get_jobs()}
+        new = [s for s in config.bot.subscriptions if f"digest:{s.name}" not in known]
+
+        def last_delivered() -> dict[str, datetime | None]:
+            return {
+                s.name: self.storage.last_delivered(ledger_key(s, self.deliverer.destination(s)))
+                for s in new
+            }
+
+        try:
+            delivered = await asyncio.to_thread(last_delivered)
+        except StorageError as e:
+            log.error("could not read the new subscriptions' deliveries: %s", e)
+            return False
         self.config = self.poller.config = self.deliverer.config = config
         log.info(
             "configuration changed: %d feeds, %d subscriptions",
@@ -358,16 +375,16 @@ class Service:
             len(config.bot.subscriptions),
         )
         if self.scheduler.running:
-            before = {job.id for job in self.scheduler.get_jobs()}
-            self.schedule()
+            self.schedule(delivered)
             for job in self.scheduler.get_jobs():
-                if job.id not in before:
+                if job.id not in known:
                     log.info("scheduled %s, next at %s", job.name, job.next_run_time)
         return True
 
-    def schedule(self) -> None:
+    def schedule(self, delivered: dict[str, datetime | None] | None = None) -> None:
         """Add every job; called again after a change, it replaces them and removes the
-        jobs of what is gone."""
+        jobs of what is gone. ``delivered``: the new subscriptions' last deliveries, read
+        beforehand off the event loop (at start, they are read here)."""
         wanted: set[str] = set()
         groups: dict[float, list[FeedConfig]] = {}
         for feed in self.config.feeds:
@@ -395,7 +412,7 @@ class Service:
             job_id = f"digest:{sub.name}"
             wanted.add(job_id)
             if self.scheduler.get_job(job_id) is None:
-                self._catch_up(sub, now)
+                self._catch_up(sub, now, delivered)
             trigger = cron_trigger(sub.schedule, self.config.timezone_of(sub))
             self.scheduler.add_job(
                 self._tracked(job_id, self._digest_job(sub)),
@@ -430,9 +447,14 @@ class Service:
                 job.remove()
 
     async def _refresh_job(self) -> None:
-        self.reconfigure()
+        await self.reconfigure()
 
-    def _catch_up(self, sub: SubscriptionConfig, now: datetime) -> None:
+    def _catch_up(
+        self,
+        sub: SubscriptionConfig,
+        now: datetime,
+        delivered: dict[str, datetime | None] | None = None,
+    ) -> None:
         """Jobs live in memory, so a digest whose time passed while the bot was down would be
         lost with the old process; if that time is within the misfire grace and no digest
         went out since, send it once now."""
@@ -441,7 +463,11 @@ class Service:
             sub.schedule,
             self.config.timezone_of(sub),
             now=now,
-            last_delivered=self.storage.last_delivered(key),
+            last_delivered=(
+                delivered[sub.name]
+                if delivered is not None and sub.name in delivered
+                else self.storage.last_delivered(key)
+            ),
             grace=timedelta(seconds=DIGEST_MISFIRE_GRACE),
         )
         if due is not None:
@@ -555,7 +581,7 @@ class Service:
 
         def changed() -> None:
             # from Slack's threads: the scheduler lives on the event loop
-            loop.call_soon_threadsafe(self.reconfigure)
+            asyncio.run_coroutine_threadsafe(self.reconfigure(), loop)
 
         host = AppHost(self.base_config, self.storage, self.settings, self.clock, changed)
         try:
@@ -572,6 +598,7 @@ class Service:
             )
             return
         self.app = app
+        self.deliverer.app_running = True
 
     def request_stop(self) -> None:
         self.deliverer.stop.set()

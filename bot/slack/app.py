@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -213,7 +214,7 @@ class SlackApp:
         if verb == "list":
             return Reply(self._list())
         if verb == "feeds":
-            return Reply(self._feeds())
+            return Reply(self._feeds(language))
         if verb == "explain":
             return Reply(self._explain(parsed, channel))
         actor = self.actor(user, team)
@@ -315,6 +316,11 @@ class SlackApp:
                 names.append(sub.name)
         return names
 
+    def _when(self, value: datetime) -> str:
+        """In the configuration's time zone (Asia/Tokyo by default), as status prints it."""
+        zone = ZoneInfo(self.host.base.bot.timezone)
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
     def _status(self, channel: str, channel_name: str | None, language: str) -> str:
         config = self.host.config()
         mine = set(self._channel_subscriptions(config, channel, channel_name))
@@ -330,25 +336,32 @@ class SlackApp:
             last = ledger.last_digest if ledger else None
             error = ledger.last_error if ledger else None
             delivered = (
-                f"{last.delivered_at:%Y-%m-%d %H:%M} UTC ({last.articles} articles)"
+                say("delivered", language, when=self._when(last.delivered_at),
+                    articles=last.articles)
                 if last and last.delivered_at
-                else "never"
+                else say("never", language)
+            )  # fmt: skip
+            lines.append(
+                say(
+                    "status",
+                    language,
+                    name=escape_mrkdwn(row.name),
+                    schedule=row.schedule,
+                    delivered=delivered,
+                    queued=row.queued,
+                    next=self._when(row.next_digest),
+                    error=escape_mrkdwn(f"{error.code}: {error.message}") if error else "-",
+                )
             )
-            lines += [
-                f"*{escape_mrkdwn(row.name)}* · schedule `{row.schedule}`",
-                f"  last digest: {delivered} · queued: {row.queued} · next: "
-                f"{row.next_digest:%Y-%m-%d %H:%M} UTC",
-                "  last error: "
-                + (escape_mrkdwn(f"{error.code}: {error.message}") if error else "-"),
-            ]
             muted = self.host.storage.muted_feeds(row.name)
             if muted:
-                lines.append("  muted: " + ", ".join(f"`{m.feed}`" for m in muted))
+                feeds = ", ".join(f"`{escape_mrkdwn(m.feed)}`" for m in muted)
+                lines.append(say("muted_list", language, feeds=feeds))
         changes = self.host.storage.audit(limit=5, channel_id=channel)
         if changes:
-            lines.append("Recent changes:")
+            lines.append(say("changes", language))
             lines += [
-                f"  {c.at:%Y-%m-%d %H:%M} UTC <@{c.user_id}> {c.action} `{escape_mrkdwn(c.target)}`"
+                f"  {self._when(c.at)} <@{c.user_id}> {c.action} `{escape_mrkdwn(c.target)}`"
                 + (f" ({escape_mrkdwn(c.detail)})" if c.detail else "")
                 for c in changes
             ]
@@ -371,7 +384,7 @@ class SlackApp:
         lines += [f"note: {escape_mrkdwn(n)}" for n in notes]
         return "\n".join(lines) or "No subscriptions."
 
-    def _feeds(self) -> str:
+    def _feeds(self, language: str) -> str:
         config = self.host.config()
         rows = feed_rows(config, self.host.storage)
         now = self.host.clock()
@@ -380,14 +393,16 @@ class SlackApp:
         def state(row: Any) -> tuple[int, str]:
             s = row.state
             if s.consecutive_failures:
-                return 0, f"failing ({s.consecutive_failures}×): {s.last_error_kind}"
+                kind = s.last_error_kind or "-"
+                return 0, say("failing", language, count=s.consecutive_failures, kind=kind)
             if s.last_new is not None and now - s.last_new > quiet:
-                return 1, f"stale: nothing new since {s.last_new:%Y-%m-%d}"
+                return 1, say("stale", language, date=f"{s.last_new:%Y-%m-%d}")
             return 2, row.health
 
         ranked = sorted(((state(r), r) for r in rows), key=lambda x: x[0][0])
         counts = [sum(1 for (rank, _), _ in ranked if rank == k) for k in range(3)]
-        head = f"{len(rows)} feeds: {counts[0]} failing, {counts[1]} stale, {counts[2]} ok"
+        head = say("feeds_head", language, total=len(rows), failing=counts[0],
+                   stale=counts[1], ok=counts[2])  # fmt: skip
         lines = [head]
         for (rank, text), row in ranked[:40]:
             lines.append(f"{'🔴' if rank == 0 else '🟡' if rank == 1 else '🟢'} "
@@ -581,14 +596,14 @@ class SlackApp:
                 else "no feedback yet"
             )
             delivered = (
-                f"{last.delivered_at:%Y-%m-%d %H:%M} UTC, {last.articles} stories"
+                f"{self._when(last.delivered_at)}, {last.articles} stories"
                 if last and last.delivered_at
                 else "none yet"
             )
             text = (
                 f"*{escape_mrkdwn(row.name)}* → {escape_mrkdwn(row.destination)}\n"
                 f"Last digest: {delivered} · queued {row.queued} · next "
-                f"{row.next_digest:%Y-%m-%d %H:%M} UTC\nFeedback: {precision}"
+                f"{self._when(row.next_digest)}\nFeedback: {precision}"
             )
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
             if len(blocks) >= 95:
