@@ -32,16 +32,20 @@ def posted_text(fake_slack) -> str:
     )
 
 
-def times_posted(fake_slack, title: str) -> int:
-    """In how many messages a title appears (a story is in one message of one digest)."""
-    return sum(title in json.dumps(m["blocks"], ensure_ascii=False) for m in fake_slack.posted())
+def times_posted(fake_slack, title: str, channel: str = "C0TECH01") -> int:
+    """In how many messages of ``channel`` a title appears (a story is in one message of
+    one digest; an alert is one message)."""
+    return sum(
+        title in json.dumps(m["blocks"], ensure_ascii=False) for m in fake_slack.posted(channel)
+    )
 
 
-def deliver_claim_owner(pg_url: str) -> int | None:
+def deliver_claim_owner(pg_url: str, subscription: str) -> int | None:
     """The pid of the replica holding a subscription's delivery claim now."""
     with psycopg.connect(pg_url) as conn:
         row = conn.execute(
-            "SELECT owner FROM leases WHERE name LIKE 'deliver:%%' AND expires_at > now()"
+            "SELECT owner FROM leases WHERE name = %s AND expires_at > now()",
+            (f"deliver:{subscription}",),
         ).fetchone()
     return int(str(row[0]).rsplit(":", 1)[1]) if row else None
 
@@ -71,7 +75,14 @@ def test_three_replicas_post_every_story_once_and_fetch_each_feed_once_per_inter
                     "name": "live",
                     "channel": "#jp-tech-policy",
                     "schedule": "*/6 * * * * *",
-                }
+                },
+                # every story as an alert at once: alerts go out once across replicas too
+                {
+                    "name": "urgent",
+                    "channel": "#alerts",
+                    "schedule": "0 0 1 1 *",
+                    "alert_score": 1,
+                },
             ],
             "replicas": {"claim_ttl": "3s"},
             "fetch": {"deadline": "5s", "connect_timeout": "2s", "read_timeout": "2s"},
@@ -112,7 +123,9 @@ def test_three_replicas_post_every_story_once_and_fetch_each_feed_once_per_inter
         fake_slack.held.clear()
         serve(2)
         wait_for(fake_slack.held.is_set, 60, "a digest message in flight")
-        victim = deliver_claim_owner(pg_url)
+        # the message held is the last one Slack recorded: a digest's or an alert's
+        held = fake_slack.messages[-1]["channel"]
+        victim = deliver_claim_owner(pg_url, "urgent" if held == "C0ALERT1" else "live")
         assert victim in replicas, "the replica holding the delivery claim"
         replicas[victim][0].send_signal(signal.SIGKILL)
         replicas[victim][0].wait(10)
@@ -132,6 +145,9 @@ def test_three_replicas_post_every_story_once_and_fetch_each_feed_once_per_inter
         # every story once: not lost, not repeated (not even the message in flight)
         counts = {t: times_posted(fake_slack, t) for t in titles}
         assert all(c == 1 for c in counts.values()), {t: c for t, c in counts.items() if c != 1}
+        wait_for(lambda: all(times_posted(fake_slack, t, "C0ALERT1") for t in titles), 60, "alerts")
+        alerts = {t: times_posted(fake_slack, t, "C0ALERT1") for t in titles}
+        assert all(c == 1 for c in alerts.values()), {t: c for t, c in alerts.items() if c != 1}
         with psycopg.connect(pg_url) as conn:
             assert conn.execute("SELECT count(*) FROM articles").fetchone() == (len(titles),)
             # no digest left behind, and none built twice for one slot with nothing in it

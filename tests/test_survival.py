@@ -210,7 +210,11 @@ def test_poll_above_the_pool_threshold_survives_every_bad_feed(feed_server, make
     assert len(good) + len(bad) >= PROCESS_POOL_MIN_FEEDS
     config = make_config(
         good + bad,
-        {"fetch": {"deadline": "4s", "read_timeout": "3s", "max_body_mb": 2}},
+        # two workers whatever the machine: this test is about the worker pool
+        {
+            "fetch": {"deadline": "4s", "read_timeout": "3s", "max_body_mb": 2},
+            "poll": {"parse_workers": 2},
+        },
     )
     outcomes, articles, health = poll(config, tmp_path / "d")
     # every good feed is stored, whatever the others did
@@ -344,7 +348,7 @@ def test_watchdog_stops_a_feed_that_parses_too_long(feed_server, make_config, tm
     ]
     config = make_config(
         [{"name": "big", "url": big}, *small],
-        {"poll": {"parse_timeout": "1s"}, "fetch": {"max_body_mb": 50}},
+        {"poll": {"parse_timeout": "1s", "parse_workers": 2}, "fetch": {"max_body_mb": 50}},
     )
     outcomes, articles, health = poll(config, tmp_path / "d")
     assert outcomes["big"].error_kind == "parse_timeout"
