@@ -1,8 +1,12 @@
 """A farm of feeds for benchmarks, run as its own process.
 
-``python bench/feedfarm.py N HOSTS`` serves N feeds of ~50 items (~50 KB, Japanese and English,
-HTML summaries) spread over HOSTS loopback addresses (127.0.0.1 ...), and prints one JSON line:
-``{"urls": [...], "control": "..."}``. Behaviour by feed index i:
+``python bench/feedfarm.py N HOSTS [MIN_MS MAX_MS]`` serves N feeds of ~50 items (~50 KB,
+Japanese and English, HTML summaries) spread over HOSTS loopback addresses (127.0.0.1 ...),
+and prints one JSON line: ``{"urls": [...], "control": "..."}``.
+
+With MIN_MS MAX_MS (the latency farm), every answer comes after MIN_MS to MAX_MS
+milliseconds (fixed per feed, spread evenly), as servers across the internet do, and no
+feed is slow or failing. Without them, behaviour by feed index i:
 
 - i % 20 == 7: slow, answers after 1-2 s (5%);
 - i % 50 == 13: fails with HTTP 500 (2%);
@@ -123,8 +127,9 @@ def render(i: int, gen: int) -> bytes:
 
 
 class Farm:
-    def __init__(self, count: int, hosts: int) -> None:
+    def __init__(self, count: int, hosts: int, latency: tuple[float, float] | None = None) -> None:
         self.count = count
+        self.latency = latency
         self.gen = [0] * count
         self.cache: dict[tuple[int, int], bytes] = {}
         self.lock = threading.Lock()
@@ -173,9 +178,12 @@ class Farm:
         except ValueError:
             self._send(h, 404, {}, b"")
             return
-        if i % 20 == 7:
+        if self.latency is not None:
+            low, high = self.latency
+            time.sleep((low + (high - low) * ((i * 37) % 101) / 100) / 1000)
+        elif i % 20 == 7:
             time.sleep(1 + (i % 11) / 10)
-        if i % 50 == 13:
+        if self.latency is None and i % 50 == 13:
             self._send(h, 500, {"content-type": "text/plain"}, b"internal error")
             return
         headers = {"content-type": "application/rss+xml; charset=utf-8"}
@@ -203,7 +211,8 @@ class Farm:
 
 def main() -> None:
     count, hosts = int(sys.argv[1]), int(sys.argv[2])
-    farm = Farm(count, hosts)
+    latency = (float(sys.argv[3]), float(sys.argv[4])) if len(sys.argv) > 4 else None
+    farm = Farm(count, hosts, latency)
     for i in range(count):  # render up front: the farm must not be the bottleneck
         farm.body(i)
     control = farm.url(0).rsplit("/feed/", 1)[0] + "/_bump"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import __version__
+from bot import STARTED, __version__
 from bot.app import feedback as feedback_app
 from bot.app import manage
 from bot.app.delivery import (
@@ -171,6 +171,11 @@ def cmd_poll(args: argparse.Namespace) -> int:
         outcomes = asyncio.run(poller.poll(feeds, force=args.force))
     finally:
         storage.close()
+    if args.timings:
+        times = poller.times
+        startup = times.started_at - STARTED
+        print("timings: " + json.dumps({"startup": round(startup, 3)} | times.to_json()),
+              file=sys.stderr)  # fmt: skip
     for outcome in outcomes:
         _out(_outcome_line(outcome))
     totals = {
@@ -825,6 +830,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the feeds due by their interval, as the service polls them (replicas on one"
         " PostgreSQL may each run it: every due feed is polled by one of them)",
+    )
+    p.add_argument(
+        "--timings",
+        action="store_true",
+        help="print where the cycle's time went (start-up, fetch, parse, match, store) as one "
+        "JSON line on stderr",
     )
     p.set_defaults(func=cmd_poll)
 

@@ -229,7 +229,9 @@ def _is_network(value: str) -> bool:
 
 
 class FetchSettings(_Model):
-    max_concurrency: int = Field(16, ge=1, le=200)
+    #: requests in flight at once: enough for many hosts, each of them held to
+    #: per_host_concurrency (a warm cycle is bound by latency, not bandwidth)
+    max_concurrency: int = Field(64, ge=1, le=500)
     per_host_concurrency: int = Field(2, ge=1, le=50)
     connect_timeout: Duration = 10.0
     read_timeout: Duration = 30.0

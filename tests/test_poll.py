@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import load_config
-from bot.ingest.poll import Poller
+from bot.ingest.poll import PROCESS_POOL_MIN_FEEDS, Poller
 from bot.storage.sqlite import SqliteStorage
 from tests import feeds
 
@@ -539,3 +539,26 @@ def test_articles_cli_flagged_filter(feed_server, make_config, tmp_path, run_bot
     assert listing[0]["topics"] == ["ai"] and listing[0]["reasons"]
     text = run_bot(*args, "articles").out
     assert "[FLAGGED" in text and "2 articles" in text
+
+
+@pytest.mark.parametrize("feeds", [2, PROCESS_POOL_MIN_FEEDS])
+def test_poll_timings_say_where_the_cycle_went(feeds, feed_server, make_config, tmp_path, run_bot):
+    # below the pool threshold parsing runs in a thread (no workers_ready); from it, the
+    # workers are started while the first requests are in flight
+    urls = [feed_server.route(f"/t{i}.xml", body=recent_rss(3)) for i in range(feeds)]
+    config = make_config(
+        [{"name": f"t{i}", "url": u} for i, u in enumerate(urls)],
+        {"poll": {"parse_workers": 2}},
+    )
+    result = run_bot("--config", str(config), "--data-dir", str(tmp_path / "data"), "poll",
+                     "--once", "--timings")  # fmt: skip
+    assert result.code == 0, result.err
+    [line] = [x for x in result.err.splitlines() if x.startswith("timings: ")]
+    times = json.loads(line.removeprefix("timings: "))
+    assert set(times) == {"startup", "wall", "fetch", "parse", "match", "store", "workers_ready"}
+    assert times["startup"] > 0 and times["wall"] > 0
+    assert times["fetch"] > 0 and times["store"] > 0 and times["parse"] > 0
+    if feeds >= PROCESS_POOL_MIN_FEEDS:
+        assert 0 < times["workers_ready"] <= times["wall"]
+    else:
+        assert times["workers_ready"] is None

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,31 @@ class FeedOutcome:
         return len(self.flagged_ids)
 
 
+@dataclass
+class CycleTimes:
+    """Where a poll cycle's time went (``poll --once --timings``, ``make bench``). Feeds are
+    fetched, parsed and stored at the same time, so each stage is a total over feeds, in
+    seconds, beside the cycle's wall time: fetch is time waiting for responses, store is
+    time in storage calls (on threads), parse and match are CPU seconds in the workers."""
+
+    wall: float = 0.0
+    fetch: float = 0.0
+    parse: float = 0.0
+    match: float = 0.0
+    store: float = 0.0
+    #: from the cycle's start until the worker processes could take work (None: no pool)
+    workers_ready: float | None = None
+    #: time.perf_counter() when the cycle started (start-up is measured up to it)
+    started_at: float = 0.0
+
+    def to_json(self) -> dict[str, float | None]:
+        return {
+            key: (round(value, 3) if value is not None else None)
+            for key, value in self.__dict__.items()
+            if key != "started_at"
+        }
+
+
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
     """Seconds to wait after ``failures`` consecutive failures: base * 2^(n-1), capped,
     with +-20% jitter so feeds that failed together do not retry together."""
@@ -126,12 +152,14 @@ def parse_and_match(
     now: datetime,
     match_since: datetime | None,
     matcher: Matcher | None = None,
-) -> tuple[ParsedFeed, dict[str, Match]]:
-    """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker.
+) -> tuple[ParsedFeed, dict[str, Match], tuple[float, float]]:
+    """Parse a body and match its articles: the CPU-bound half of a poll, run in a worker;
+    also the CPU seconds each half took (for CycleTimes).
     ``matcher`` is None in worker processes, which use the one built by their initializer.
     Entries older than ``match_since`` (the backlog of a first poll) are not matched. A
     ``kind: page`` source is read with its selectors (bot.ingest.pages), a feed by
     feedparser: the same worker, the same limits."""
+    started = time.process_time()
     if feed.kind == "page":
         assert feed.page is not None, "config validation requires page: for kind: page"
         parsed = parse_page(
@@ -149,12 +177,13 @@ def parse_and_match(
         )
     active = matcher or _WORKER_MATCHER
     assert active is not None, "worker started without _init_worker"
+    parsed_at = time.process_time()
     matches = {
         a.entry_id: active.match(a.title, a.summary, feed_tags=feed.tags).record()
         for a in parsed.articles
         if match_since is None or a.published >= match_since
     }
-    return parsed, matches
+    return parsed, matches, (parsed_at - started, time.process_time() - parsed_at)
 
 
 def extract_and_match(
@@ -227,6 +256,8 @@ class Poller:
         self._pace = HostPace(full_text.per_host_interval)
         self._budget = Budget(full_text.per_cycle)
         self._active_polls = 0
+        #: the last cycle's (poll --once --timings)
+        self.times = CycleTimes()
         #: tracebacks already logged, so one bug is logged once, not once per feed
         self._bugs_logged: set[str] = set()
         self._storage_error_logged = False
@@ -270,6 +301,13 @@ class Poller:
             else None
         )
         self._storage_error_logged = False
+        started = time.perf_counter()
+        self.times = CycleTimes(started_at=started)
+        if pool is not None:
+            # Start the worker processes now, while the first requests are in flight: a
+            # worker's start (the interpreter, the imports, the keyword automaton) takes
+            # about a second, which the first fetches hide.
+            asyncio.get_running_loop().run_in_executor(None, self._warm_up, pool, started)
         # One budget for polls that overlap (the service's interval groups all start at
         # once): a cycle's page fetches are capped together, not per group.
         if self._active_polls == 0:
@@ -293,8 +331,17 @@ class Poller:
                 )
         finally:
             self._active_polls -= 1
+            self.times.wall = time.perf_counter() - started
             if not self.keep_workers:
                 self.close()
+
+    def _warm_up(self, pool: WorkerPool, started: float) -> None:
+        try:
+            pool.start()
+        except Exception:  # the first real job reports whatever is wrong with the pool
+            log.debug("starting the workers ahead of the first job failed", exc_info=True)
+            return
+        self.times.workers_ready = time.perf_counter() - started
 
     async def _poll_reporting(
         self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
@@ -320,7 +367,11 @@ class Poller:
     async def _db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """A storage call off the event loop (a database across a network must never stall
         fetching)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        started = time.perf_counter()
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        finally:
+            self.times.store += time.perf_counter() - started
 
     async def _poll_one(
         self, fetcher: Fetcher, pool: WorkerPool | None, feed: FeedConfig, force: bool
@@ -358,15 +409,19 @@ class Poller:
         if self.due_only and state.next_poll and state.next_poll > now + tolerance:
             # polled this interval already (by this replica or another)
             return FeedOutcome(feed.name, "skipped", next_poll=state.next_poll)
+        fetch_started = time.perf_counter()
         try:
-            result = await fetcher.fetch(
-                state.url,
-                etag=state.etag,
-                last_modified=state.last_modified,
-                now=now,
-                trusted=not feed.guarded,
-                accept=HTML_ACCEPT if feed.kind == "page" else None,
-            )
+            try:
+                result = await fetcher.fetch(
+                    state.url,
+                    etag=state.etag,
+                    last_modified=state.last_modified,
+                    now=now,
+                    trusted=not feed.guarded,
+                    accept=HTML_ACCEPT if feed.kind == "page" else None,
+                )
+            finally:
+                self.times.fetch += time.perf_counter() - fetch_started
             return await self._handle(
                 fetcher,
                 pool,
@@ -431,7 +486,10 @@ class Poller:
                 self._log_bug(feed, outcome.message, outcome.trace)
                 raise FeedError(feed.url, f"internal error: {outcome.message}", "internal")
             raise FeedError(feed.url, outcome.message, outcome.kind)
-        return outcome.value
+        parsed, matches, (parse_cpu, match_cpu) = outcome.value
+        self.times.parse += parse_cpu
+        self.times.match += match_cpu
+        return parsed, matches
 
     async def _full_texts(
         self,

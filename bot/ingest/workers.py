@@ -119,6 +119,11 @@ def _init_worker(
 # -- in the bot ---------------------------------------------------------------------------
 
 
+def _ready() -> bool:
+    """A no-op job: when it has run, the pool's workers take work."""
+    return True
+
+
 def _describe_exit(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -173,6 +178,17 @@ class WorkerPool:
                     context=multiprocessing.get_context("spawn"),
                 )
             return self._pool
+
+    def start(self) -> None:
+        """Start the worker processes ahead of the first job and wait until they take work
+        (their setup done); a pool used without it starts them on the first job."""
+        pool = self._current()
+        futures = [pool.schedule(_ready) for _ in range(self.workers)]
+        for future in futures:
+            try:
+                future.result(timeout=self.timeout)
+            except Exception:
+                return  # a broken start shows on the first real job, which says why
 
     def _discard(self, pool: pebble.ProcessPool) -> None:
         with self._lock:
