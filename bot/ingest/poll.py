@@ -48,7 +48,15 @@ from bot.ingest.politeness import Budget, HostPace, RobotsCache
 from bot.ingest.urlguard import Refused
 from bot.ingest.workers import JobFailed, JobOutcome, WorkerPool, run_job
 from bot.match import KeywordSet, Matcher
-from bot.models import Article, FetchResult, FullText, FullTextOutcome, Match, ParsedFeed
+from bot.models import (
+    Article,
+    FeedState,
+    FetchResult,
+    FullText,
+    FullTextOutcome,
+    Match,
+    ParsedFeed,
+)
 from bot.storage import Storage, StoredArticle
 
 if TYPE_CHECKING:
@@ -258,6 +266,8 @@ class Poller:
         self._active_polls = 0
         #: the last cycle's (poll --once --timings)
         self.times = CycleTimes()
+        #: feeds' states read at the start of a cycle, each taken once by its feed's poll
+        self._states: dict[str, FeedState] = {}
         #: tracebacks already logged, so one bug is logged once, not once per feed
         self._bugs_logged: set[str] = set()
         self._storage_error_logged = False
@@ -323,6 +333,12 @@ class Poller:
             else None
         )
         try:
+            if not self.storage.shared:
+                # Every feed's state in one query instead of one per feed (this process is
+                # the only writer of a SQLite store; replicas read each state fresh after
+                # their claim).
+                known = await self._db(self.storage.all_feeds)
+                self._states.update((s.name, s) for s in known)
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
                     await asyncio.gather(
@@ -402,7 +418,11 @@ class Poller:
         force: bool,
         now: datetime,
     ) -> FeedOutcome:
-        state = await self._db(self.storage.feed_state, feed.name, feed.url)
+        known = self._states.pop(feed.name, None)
+        if known is not None and known.config_url == feed.url:
+            state = known
+        else:
+            state = await self._db(self.storage.feed_state, feed.name, feed.url)
         if not force and state.not_before and state.not_before > now:
             return FeedOutcome(feed.name, "skipped", next_poll=state.not_before)
         tolerance = min(DUE_TOLERANCE, timedelta(seconds=self.config.interval(feed) / 10))
