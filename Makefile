@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/mypy bot
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 eval: $(STAMP)
 	$(BIN)/python -m tests.quality
