@@ -151,20 +151,22 @@ def cmd_poll(args: argparse.Namespace) -> int:
         _out("poll needs --once (the scheduled service is 'python -m bot run')")
         return EXIT_CONFIG
     config = _load(args)
-    feeds = config.feeds
-    if args.feed:
-        names = set(args.feed)
-        unknown = names - {f.name for f in feeds}
-        if unknown:
-            raise ConfigError(
-                str(config.directory / "feeds.yaml"),
-                "feeds",
-                f"no feed named {', '.join(sorted(unknown))}",
-            )
-        feeds = tuple(f for f in feeds if f.name in names)
     _lock(args, config, "poll")
     storage = _storage(args, config)
     try:
+        # feeds added from Slack are polled too (cron-driven replicas use poll --once)
+        config = _with_app(config, storage)
+        feeds = config.feeds
+        if args.feed:
+            names = set(args.feed)
+            unknown = names - {f.name for f in feeds}
+            if unknown:
+                raise ConfigError(
+                    str(config.directory / "feeds.yaml"),
+                    "feeds",
+                    f"no feed named {', '.join(sorted(unknown))}",
+                )
+            feeds = tuple(f for f in feeds if f.name in names)
         poller = Poller(
             config, storage, due_only=args.due_only, progress=_progress(args, len(feeds))
         )
@@ -441,13 +443,15 @@ def _subscriptions(config: Config, name: str | None) -> list[SubscriptionConfig]
 
 def cmd_digest(args: argparse.Namespace) -> int:
     config = _load(args)
-    subs = _subscriptions(config, args.subscription)
     if not args.dry_run:
         _lock(args, config, "digest")
     storage = _storage(args, config)
     matcher = Matcher(config.keywords)
     failed = 0
     try:
+        # subscriptions made in Slack are delivered too
+        config = _with_app(config, storage)
+        subs = _subscriptions(config, args.subscription)
         for sub in subs:
             destination = destination_for(config, _settings(args), sub)
             if args.dry_run:
@@ -494,6 +498,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     storage = _storage(args, config)
     try:
         if args.action == "retry":
+            config = _with_app(config, storage)  # a Slack subscription's digest too
             count = rerender(
                 config, storage, Matcher(config.keywords), args.id, now=datetime.now(UTC)
             )

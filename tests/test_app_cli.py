@@ -122,3 +122,29 @@ def test_an_app_token_slack_refuses_leaves_the_digests_running(
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
+
+
+def test_poll_and_digest_include_what_was_made_in_slack(
+    feed_server, make_config, tmp_path, run_bot
+):
+    from bot.storage.records import AppFeed, AppSubscription
+
+    titles = distinct_titles(2, seed=31)
+    url = feed_server.route("/slack.xml", body=feed_of(titles, datetime.now(UTC)))
+    config = make_config([], {"fetch": {"allow_private_hosts": ["127.0.0.1"]}})
+    data = tmp_path / "data"
+    store = SqliteStorage(data)
+    try:
+        store.add_app_feed(AppFeed("from-slack", url, (), "U1", NOW))
+        store.add_app_subscription(
+            AppSubscription("slack-sub", "C0SLACK01", None, "0 9 * * *", "U1", NOW)
+        )
+    finally:
+        store.close()
+    base = ["--config", str(config), "--data-dir", str(data)]
+    polled = run_bot(*base, "poll", "--once")
+    assert polled.code == 0, polled.err
+    assert "from-slack" in polled.out and "new 2" in polled.out
+    digest = run_bot(*base, "digest")
+    assert digest.code == 0, digest.err
+    assert "slack-sub" in digest.err and all(t in digest.out for t in titles)
