@@ -35,7 +35,7 @@ from bot.app.preview import (
     source_for,
 )
 from bot.app.starter import export_opml, import_opml, init
-from bot.app.status import article_json, feed_rows, subscription_rows
+from bot.app.status import article_json, feed_rows, local_time, subscription_rows
 from bot.config import Config, SubscriptionConfig, load_config, parse_duration
 from bot.demo import run as demo
 from bot.errors import BotError, ConfigError
@@ -97,12 +97,6 @@ def _lock(args: argparse.Namespace, config: Config, command: str) -> None:
     kernel when it ends, however it ends). Replicas on PostgreSQL coordinate by leases."""
     if _database_url(args, config) is None:
         _HELD.append(DataDirLock(_settings(args).data_dir, command).acquire())
-
-
-def _local(config: Config, value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(ZoneInfo(config.bot.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 # -- check-config ------------------------------------------------------------------------
@@ -219,8 +213,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         error = f"{s.last_error_kind}: {s.last_error_message}" if s.last_error_kind else ""
         _out(
             f"{s.name[:30]:<30} {row.health:<13} {row.articles:>8}  "
-            f"{_local(config, s.last_success):<21} "
-            f"{s.consecutive_failures:>5}  {_local(config, s.next_poll):<21} {error[:80]}"
+            f"{local_time(config, s.last_success):<21} "
+            f"{s.consecutive_failures:>5}  {local_time(config, s.next_poll):<21} {error[:80]}"
         )
         for warning in row.warnings:
             _out(f"    warning: {warning}")
@@ -277,7 +271,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
         also = f" (also: {', '.join(item.sources[1:])})" if len(item.sources) > 1 else ""
         # cleaned again: articles stored by older versions may carry terminal sequences
         _out(
-            f"{_local(config, a.published)}  {a.feed}{also}{flags}\n"
+            f"{local_time(config, a.published)}  {a.feed}{also}{flags}\n"
             f"  {clean_text(a.title)}\n  {clean_text(a.link)}"
         )
     _out(f"{len(items)} articles")
@@ -522,7 +516,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     for e in entries:
         _out(
             f"#{e.id:<5} {e.status:<8} {e.kind:<6} {e.subscription:<24} "
-            f"{_local(config, e.created_at)}  {e.articles} article(s), "
+            f"{local_time(config, e.created_at)}  {e.articles} article(s), "
             f"{e.attempts} attempt(s), {e.messages_sent} message(s) sent"
         )
         if e.last_error:
@@ -565,7 +559,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out(f"{row.name} -> {row.destination}   schedule {row.schedule}")
         _out(f"  next digest:      {row.next_digest.isoformat()}")
         delivered = (
-            f"{_local(config, last.delivered_at)} ({last.kind}, {last.articles} articles)"
+            f"{local_time(config, last.delivered_at)} ({last.kind}, {last.articles} articles)"
             if last
             else "never"
         )
@@ -581,7 +575,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _out("changes made in Slack (newest first):")
         for c in changes:
             detail = f" ({c.detail})" if c.detail else ""
-            _out(f"  {_local(config, c.at)}  {c.user_id}  {c.action} {c.target}{detail}")
+            _out(f"  {local_time(config, c.at)}  {c.user_id}  {c.action} {c.target}{detail}")
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.app.delivery import destination_for, ledger_key, select
 from bot.config import Config
@@ -19,6 +20,14 @@ from bot.storage import Storage, StoredArticle, SubscriptionStatus
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def local_time(config: Config, value: datetime | None) -> str:
+    """A time in the configuration's time zone, as ``status``, ``feeds`` and the Slack app
+    show it ("-" for none)."""
+    if value is None:
+        return "-"
+    return value.astimezone(ZoneInfo(config.bot.timezone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -29,7 +28,7 @@ from bot.app import commands, feedback, manage
 from bot.app.commands import Command, say
 from bot.app.explain import fetch_page, render_explanation
 from bot.app.manage import Actor
-from bot.app.status import feed_rows, subscription_rows
+from bot.app.status import feed_rows, local_time, subscription_rows
 from bot.config import AdminSettings, Config
 from bot.digest.blocks import FEEDBACK_BLOCK_PREFIX, escape_mrkdwn, feedback_block
 from bot.digest.blocks import escape_mrkdwn as _e
@@ -316,11 +315,6 @@ class SlackApp:
                 names.append(sub.name)
         return names
 
-    def _when(self, value: datetime) -> str:
-        """In the configuration's time zone (Asia/Tokyo by default), as status prints it."""
-        zone = ZoneInfo(self.host.base.bot.timezone)
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
     def _status(self, channel: str, channel_name: str | None, language: str) -> str:
         config = self.host.config()
         mine = set(self._channel_subscriptions(config, channel, channel_name))
@@ -336,7 +330,7 @@ class SlackApp:
             last = ledger.last_digest if ledger else None
             error = ledger.last_error if ledger else None
             delivered = (
-                say("delivered", language, when=self._when(last.delivered_at),
+                say("delivered", language, when=local_time(self.host.base, last.delivered_at),
                     articles=last.articles)
                 if last and last.delivered_at
                 else say("never", language)
@@ -349,7 +343,7 @@ class SlackApp:
                     schedule=row.schedule,
                     delivered=delivered,
                     queued=row.queued,
-                    next=self._when(row.next_digest),
+                    next=local_time(self.host.base, row.next_digest),
                     error=escape_mrkdwn(f"{error.code}: {error.message}") if error else "-",
                 )
             )
@@ -361,7 +355,8 @@ class SlackApp:
         if changes:
             lines.append(say("changes", language))
             lines += [
-                f"  {self._when(c.at)} <@{c.user_id}> {c.action} `{escape_mrkdwn(c.target)}`"
+                f"  {local_time(self.host.base, c.at)} <@{c.user_id}> {c.action} "
+                f"`{escape_mrkdwn(c.target)}`"
                 + (f" ({escape_mrkdwn(c.detail)})" if c.detail else "")
                 for c in changes
             ]
@@ -596,14 +591,14 @@ class SlackApp:
                 else "no feedback yet"
             )
             delivered = (
-                f"{self._when(last.delivered_at)}, {last.articles} stories"
+                f"{local_time(self.host.base, last.delivered_at)}, {last.articles} stories"
                 if last and last.delivered_at
                 else "none yet"
             )
             text = (
                 f"*{escape_mrkdwn(row.name)}* → {escape_mrkdwn(row.destination)}\n"
                 f"Last digest: {delivered} · queued {row.queued} · next "
-                f"{self._when(row.next_digest)}\nFeedback: {precision}"
+                f"{local_time(self.host.base, row.next_digest)}\nFeedback: {precision}"
             )
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
             if len(blocks) >= 95:
