@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import AdminSettings, load_config
 from bot.models import FeedState
-from bot.runtime.admin import find_problems, usual_gap
+from bot.runtime.admin import find_problems, quiet, usual_gap
 from bot.settings import Settings
 from bot.storage import DeliveryFailure, SubscriptionStatus
 from tests.procs import free_port, http_get, listening, start, wait_for
@@ -266,6 +266,23 @@ def test_opml_round_trip(tmp_path, run_bot, make_config):
     )  # comments kept
     again = run_bot("--config", str(target), "import-opml", str(opml))
     assert "0 feeds added, 2 already listed" in again.out
+
+
+def test_a_feed_is_quiet_only_far_beyond_its_own_rhythm():
+    # one definition for the admin report and the Slack app's `feeds`
+    settings = AdminSettings(quiet_factor=10, quiet_min=7 * 86400)
+    daily = [NOW - timedelta(days=30 - d) for d in range(20)]
+    hourly = [NOW - timedelta(days=9, hours=h) for h in range(20)]
+
+    def feed(days: float) -> FeedState:
+        return FeedState(name="F", url="u", config_url="u", last_new=NOW - timedelta(days=days))
+
+    assert quiet(feed(9), daily, settings, now=NOW) is None  # 10 daily gaps not yet
+    found = quiet(feed(11), daily, settings, now=NOW)
+    assert found is not None and found.usual_gap == timedelta(days=1)
+    assert quiet(feed(6), hourly, settings, now=NOW) is None  # at least quiet_min
+    assert quiet(feed(8), hourly, settings, now=NOW) is not None
+    assert quiet(feed(30), daily[:2], settings, now=NOW) is None  # too little history
 
 
 def test_admin_reports_failing_and_quiet_feeds_and_failing_delivery():

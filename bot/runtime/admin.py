@@ -39,6 +39,27 @@ def usual_gap(arrivals: Sequence[datetime]) -> timedelta | None:
     return timedelta(seconds=statistics.median(gaps))
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """A feed with no new entry far beyond its usual rhythm."""
+
+    quiet_for: timedelta
+    usual_gap: timedelta
+
+
+def quiet(
+    feed: FeedState, arrivals: Sequence[datetime], settings: AdminSettings, *, now: datetime
+) -> Quiet | None:
+    """The one definition of a quiet (or stale) feed, for the admin report and for the Slack
+    app's ``feeds``: nothing new for quiet_factor of its usual gaps, and at least quiet_min."""
+    gap = usual_gap(arrivals)
+    if gap is None or feed.last_new is None:
+        return None
+    quiet_for = now - feed.last_new
+    limit = max(gap * settings.quiet_factor, timedelta(seconds=settings.quiet_min))
+    return Quiet(quiet_for, gap) if quiet_for >= limit else None
+
+
 def find_problems(
     feeds: Sequence[FeedState],
     arrivals: Mapping[str, Sequence[datetime]],
@@ -87,12 +108,9 @@ def find_problems(
                     )
                 )
             continue
-        gap = usual_gap(arrivals.get(feed.name, ()))
-        if gap is None or feed.last_new is None:
-            continue
-        quiet_for = now - feed.last_new
-        limit = max(gap * settings.quiet_factor, timedelta(seconds=settings.quiet_min))
-        if quiet_for >= limit:
+        found = quiet(feed, arrivals.get(feed.name, ()), settings, now=now)
+        if found is not None:
+            quiet_for, gap = found.quiet_for, found.usual_gap
             usual = f"usually one every {gap.total_seconds() / 3600:.1f} h"
             if feed.last_success is not None and now - feed.last_success <= timedelta(days=1):
                 # Answering 200 with old entries: a stale feed (METI's Atom feed does this),

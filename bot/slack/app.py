@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_bolt import App
@@ -35,6 +35,7 @@ from bot.digest.blocks import escape_mrkdwn as _e
 from bot.errors import BotError, CommandError, ConfigError, FeedError, RuleSyntaxError
 from bot.match import Matcher
 from bot.match.rules import render
+from bot.runtime.admin import quiet
 from bot.runtime.schedule import next_run
 from bot.settings import Settings
 from bot.storage import Storage
@@ -383,14 +384,16 @@ class SlackApp:
         config = self.host.config()
         rows = feed_rows(config, self.host.storage)
         now = self.host.clock()
-        quiet = timedelta(seconds=AdminSettings().quiet_min)
+        # stale as the admin report means it: quiet far beyond the feed's own rhythm
+        settings = config.bot.admin or AdminSettings()
 
         def state(row: Any) -> tuple[int, str]:
             s = row.state
             if s.consecutive_failures:
                 kind = s.last_error_kind or "-"
                 return 0, say("failing", language, count=s.consecutive_failures, kind=kind)
-            if s.last_new is not None and now - s.last_new > quiet:
+            arrivals = self.host.storage.arrival_times(s.name)
+            if s.last_new is not None and quiet(s, arrivals, settings, now=now) is not None:
                 return 1, say("stale", language, date=f"{s.last_new:%Y-%m-%d}")
             return 2, row.health
 
