@@ -337,8 +337,11 @@ class Poller:
                 # Every feed's state in one query instead of one per feed (this process is
                 # the only writer of a SQLite store; replicas read each state fresh after
                 # their claim).
+                # Only this poll's feeds: the service's interval groups poll on one poller,
+                # and a state must never outlive the poll that read it.
+                wanted = {f.name for f in targets}
                 known = await self._db(self.storage.all_feeds)
-                self._states.update((s.name, s) for s in known)
+                self._states.update((s.name, s) for s in known if s.name in wanted)
             async with Fetcher(self.config.bot.fetch, transport=self.transport) as fetcher:
                 return list(
                     await asyncio.gather(

@@ -161,6 +161,8 @@ class WorkerPool:
         self._lock = threading.Lock()
         #: pools replaced because they broke (for tests and the log)
         self.replaced = 0
+        #: the pool whose workers start() has seen take work
+        self._started: pebble.ProcessPool | None = None
 
     def _current(self) -> pebble.ProcessPool:
         with self._lock:
@@ -183,12 +185,15 @@ class WorkerPool:
         """Start the worker processes ahead of the first job and wait until they take work
         (their setup done); a pool used without it starts them on the first job."""
         pool = self._current()
+        if pool is self._started:
+            return  # the service keeps its pool: started once, not probed every cycle
         futures = [pool.schedule(_ready) for _ in range(self.workers)]
         for future in futures:
             try:
                 future.result(timeout=self.timeout)
             except Exception:
                 return  # a broken start shows on the first real job, which says why
+        self._started = pool
 
     def _discard(self, pool: pebble.ProcessPool) -> None:
         with self._lock:
